@@ -1,0 +1,138 @@
+import type { Upstream } from '../config/upstreams.js';
+import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
+import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
+import { SoakpError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { maskKey } from '../shared/secret.js';
+import type { Repos, Store } from '../store/ports.js';
+import type { Vault } from '../vault/vault.js';
+import { type IssuedToken, issueToken } from './tokens.js';
+
+export interface AccountDeps {
+  store: Store;
+  vault: Vault;
+  upstreams: ReadonlyMap<string, Upstream>;
+  defaultUpstream: string;
+}
+
+export interface TokenOptions {
+  name?: string | undefined;
+  expiresInMs?: number | undefined;
+  upstream?: string | undefined;
+}
+
+export interface UserSummary extends User {
+  keys: Array<{ upstream: string; hint: string }>;
+  tokens: number;
+}
+
+/** Users, their upstream keys and their tokens: the control plane's operations. */
+export class Accounts {
+  constructor(readonly deps: AccountDeps) {}
+
+  /** Creates a user, stores their key and (unless told not to) issues a token: all or nothing. */
+  async addUser(input: { email: string; key?: string | undefined; upstream?: string | undefined; token?: boolean; tokenName?: string | undefined }): Promise<{ user: User; issued?: IssuedToken }> {
+    const email = normaliseEmail(input.email);
+    const key = input.key === undefined ? undefined : validateUpstreamKey(input.key);
+    const upstream = this.upstreamName(input.upstream);
+    return this.deps.store.transaction(async (tx) => {
+      const user = await this.createIn(tx, email, key, upstream);
+      if (input.token === false) return { user };
+      const issued = await issueToken(tx, this.deps.vault, { kind: 'personal', userId: user.id, name: input.tokenName ?? 'default', options: { upstream } });
+      return { user, issued };
+    });
+  }
+
+  async listUsers(): Promise<UserSummary[]> {
+    const { store } = this.deps;
+    const counts = await store.tokens.countByUser();
+    const users = await store.users.list();
+    return Promise.all(
+      users.map(async (u) => ({
+        ...u,
+        keys: (await store.keys.listForUser(u.id)).map((k) => ({ upstream: k.upstream, hint: k.hint })),
+        tokens: counts.get(u.id) ?? 0,
+      })),
+    );
+  }
+
+  async deleteUser(email: string): Promise<void> {
+    const user = await this.user(email);
+    await this.deps.store.transaction((tx) => tx.users.delete(user.id));
+  }
+
+  async setStatus(email: string, status: UserStatus): Promise<User> {
+    const user = await this.user(email);
+    await this.deps.store.users.setStatus(user.id, status);
+    return { ...user, status };
+  }
+
+  /** Replaces a user's key; their tokens keep working and use the new key at once. */
+  async setKey(email: string, key: string, upstream?: string): Promise<{ upstream: string; hint: string }> {
+    const valid = validateUpstreamKey(key);
+    const name = this.upstreamName(upstream);
+    const user = await this.user(email);
+    const stored = await this.putKey(this.deps.store, user.id, name, valid);
+    return { upstream: name, hint: stored.hint };
+  }
+
+  async issueToken(email: string, options: TokenOptions = {}): Promise<IssuedToken> {
+    const user = await this.user(email);
+    const upstream = options.upstream ? this.upstreamName(options.upstream) : await this.soleUpstream(user.id);
+    const expiresAt = options.expiresInMs ? Date.now() + options.expiresInMs : null;
+    return issueToken(this.deps.store, this.deps.vault, { kind: 'personal', userId: user.id, name: options.name ?? 'default', expiresAt, options: { upstream } });
+  }
+
+  async listTokens(email?: string): Promise<Array<TokenRecord & { email: string | null }>> {
+    const { store } = this.deps;
+    const userId = email === undefined ? undefined : (await this.user(email)).id;
+    const tokens = await store.tokens.list({ userId, kinds: ['personal'] });
+    const emails = new Map((await store.users.list()).map((u) => [u.id, u.email]));
+    return tokens.map((t) => ({ ...t, email: t.userId ? (emails.get(t.userId) ?? null) : null }));
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const token = await this.deps.store.tokens.byId(id);
+    if (!token) throw new SoakpError('token_not_found', `No token with id ${id.slice(0, 64)}.`);
+    await this.deps.store.tokens.revoke(id, Date.now());
+  }
+
+  async issueAdminToken(name = 'admin'): Promise<IssuedToken> {
+    return issueToken(this.deps.store, this.deps.vault, { kind: 'admin', userId: null, name });
+  }
+
+  async user(email: string): Promise<User> {
+    const user = await this.deps.store.users.byEmail(normaliseEmail(email));
+    if (!user) throw new SoakpError('user_not_found', `No user with email ${normaliseEmail(email)}.`);
+    return user;
+  }
+
+  upstreamName(name: string | undefined): string {
+    const chosen = name ?? this.deps.defaultUpstream;
+    if (!this.deps.upstreams.has(chosen)) {
+      throw new SoakpError('upstream_not_found', `Unknown upstream "${chosen.slice(0, 40)}"; known: ${[...this.deps.upstreams.keys()].join(', ')}.`);
+    }
+    return chosen;
+  }
+
+  /** Creates a user (and their key) inside the caller's transaction. Inputs are already valid. */
+  async createIn(tx: Repos, email: string, key: string | undefined, upstream: string): Promise<User> {
+    const user: User = { id: newId('usr'), email, status: 'active', createdAt: Date.now() };
+    await tx.users.create(user);
+    if (key !== undefined) await this.putKey(tx, user.id, upstream, key);
+    return user;
+  }
+
+  async putKey(repos: Repos, userId: string, upstream: string, key: string): Promise<UpstreamKey> {
+    const id = newId('key');
+    const record: UpstreamKey = { id, userId, upstream, hint: maskKey(key), sealed: this.deps.vault.sealUpstreamKey({ id, userId, upstream }, key), updatedAt: Date.now() };
+    await repos.keys.put(record);
+    return record;
+  }
+
+  // A new token follows the user's only key; with several, the default upstream.
+  private async soleUpstream(userId: string): Promise<string> {
+    const keys = await this.deps.store.keys.listForUser(userId);
+    return keys.length === 1 ? (keys[0] as UpstreamKey).upstream : this.deps.defaultUpstream;
+  }
+}

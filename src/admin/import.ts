@@ -1,0 +1,44 @@
+import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
+import { SoakpError, isSoakpError } from '../shared/errors.js';
+import type { Accounts } from './accounts.js';
+
+export interface ImportEntry {
+  email: string;
+  key: string;
+  upstream?: string;
+}
+
+/**
+ * Bulk users from `[{"email", "key", "upstream"?}]`. Every entry is checked first and every
+ * problem reported at once; then all users are created in one transaction, or none.
+ * Imported users get no token: issue them with `soakp token issue` when they are handed out.
+ */
+export async function importUsers(accounts: Accounts, data: unknown): Promise<string[]> {
+  if (!Array.isArray(data)) throw new SoakpError('invalid_request', 'The import file must hold a JSON array of {"email", "key", "upstream"?}.');
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const entries: Array<{ email: string; key: string; upstream: string }> = [];
+  for (const [i, raw] of data.entries()) {
+    try {
+      const e = raw as Partial<ImportEntry>;
+      if (typeof e !== 'object' || e === null || typeof e.email !== 'string' || typeof e.key !== 'string') {
+        throw new SoakpError('invalid_request', 'needs "email" and "key" strings');
+      }
+      const extra = Object.keys(e).filter((k) => !['email', 'key', 'upstream'].includes(k));
+      if (extra.length > 0) throw new SoakpError('invalid_request', `unknown field(s) ${extra.join(', ')}`);
+      const email = normaliseEmail(e.email);
+      if (seen.has(email)) throw new SoakpError('invalid_request', `${email} appears twice`);
+      seen.add(email);
+      if (await accounts.deps.store.users.byEmail(email)) throw new SoakpError('user_exists', `${email} already exists`);
+      entries.push({ email, key: validateUpstreamKey(e.key), upstream: accounts.upstreamName(e.upstream) });
+    } catch (err) {
+      if (!isSoakpError(err)) throw err;
+      problems.push(`entry ${i + 1}: ${err.message}`);
+    }
+  }
+  if (problems.length > 0) throw new SoakpError('invalid_request', `Nothing was imported:\n  - ${problems.join('\n  - ')}`);
+  await accounts.deps.store.transaction(async (tx) => {
+    for (const e of entries) await accounts.createIn(tx, e.email, e.key, e.upstream);
+  });
+  return entries.map((e) => e.email);
+}

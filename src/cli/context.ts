@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { Accounts } from '../admin/accounts.js';
+import type { Overrides } from '../config/load.js';
+import { openRuntime, type Runtime } from '../main.js';
+import { createLogger } from '../shared/logger.js';
+
+export interface GlobalOptions extends Overrides {
+  json?: boolean;
+}
+
+export function globalsOf(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+export function overridesOf(g: GlobalOptions): Overrides {
+  return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl, logLevel: g.logLevel, host: g.host, port: g.port, upstream: g.upstream, encryptDatabase: g.encryptDatabase };
+}
+
+/** Opens the runtime for one command, runs it, and always closes the database after. */
+export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: Accounts, g: GlobalOptions) => Promise<T>): Promise<T> {
+  const g = globalsOf(cmd);
+  // Commands log warnings only, synchronously to stderr, so nothing is lost when they exit.
+  const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
+  const rt = await openRuntime({ flags: overridesOf(g), logger });
+  try {
+    const accounts = new Accounts({ ...rt, defaultUpstream: rt.config.defaultUpstream });
+    return await fn(rt, accounts, g);
+  } finally {
+    await rt.close();
+  }
+}
+
+/** Prints `data` as JSON with --json, else the human text. */
+export function output(g: GlobalOptions, data: unknown, human: string): void {
+  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+}
+
+/** The upstream key from --key-stdin (preferred: it stays out of shell history and `ps`) or --key. */
+export async function readKey(opts: { key?: string; keyStdin?: boolean }): Promise<string | undefined> {
+  if (opts.key !== undefined && opts.keyStdin) throw new UsageError('Give the key by --key or --key-stdin, not both.');
+  if (opts.keyStdin) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').trim();
+  }
+  return opts.key;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function when(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,55 @@
+import { Command, CommanderError } from 'commander';
+import { isSoakpError, type ErrorCode } from '../shared/errors.js';
+import { UsageError } from './context.js';
+import { registerKey } from './key.js';
+import { registerMisc } from './misc.js';
+import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
+import { registerUser } from './user.js';
+import { registerVault } from './vault.js';
+
+/** Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 not found, 4 already exists, 5 key or database refused. */
+const EXIT: Partial<Record<ErrorCode, number>> = {
+  invalid_request: 2, invalid_config: 2, invalid_email: 2, invalid_key: 2, invalid_duration: 2,
+  user_not_found: 3, token_not_found: 3, upstream_not_found: 3, key_not_found: 3,
+  user_exists: 4, conflict: 4,
+  master_key_mismatch: 5, master_key_missing: 5, store_corrupt: 5, decrypt_failed: 5,
+};
+
+export function buildProgram(): Command {
+  const program = new Command('soakp')
+    .description('Secure OpenAI Key Proxy: a key vault and streaming proxy for OpenAI-compatible APIs')
+    .option('--config <file>', 'config file (YAML or JSON)')
+    .option('--data-dir <dir>', 'data directory (default ./data)')
+    .option('--database-url <url>', 'database (default: SQLite file <data-dir>/soakp.db)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+  registerServe(program);
+  registerUser(program);
+  registerKey(program);
+  registerToken(program);
+  registerMisc(program);
+  registerVault(program);
+  for (const cmd of allCommands(program)) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander printed it
+    const json = argv.includes('--json');
+    const code = isSoakpError(err) ? err.code : err instanceof UsageError ? 'usage' : 'internal_error';
+    const message = isSoakpError(err) || err instanceof UsageError ? err.message : `Unexpected failure: ${(err as Error)?.message ?? String(err)}`;
+    process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `soakp: ${message}\n`);
+    if (err instanceof UsageError) return 2;
+    return isSoakpError(err) ? (EXIT[err.code] ?? 1) : 1;
+  }
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}

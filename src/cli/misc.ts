@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { importUsers } from '../admin/import.js';
+import { loadConfig } from '../config/load.js';
+import { SoakpError } from '../shared/errors.js';
+import { globalsOf, output, overridesOf, withRuntime } from './context.js';
+
+/** `import`, `admin token` and `config check`: small commands, one each. */
+export function registerMisc(program: Command): void {
+  program
+    .command('import <file>')
+    .description('bulk users from a JSON file: [{"email", "key", "upstream"?}] (all or nothing)')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const data = readJson(file);
+      await withRuntime(cmd, async (_rt, accounts, g) => {
+        const emails = await importUsers(accounts, data);
+        output(g, { imported: emails.length, emails }, `Imported ${emails.length} user(s). Issue their tokens with \`soakp token issue <email>\`.`);
+      });
+    });
+
+  program
+    .command('admin')
+    .description('admin credentials')
+    .command('token')
+    .description('print a new admin token, once: it authorises POST /api/keys')
+    .option('--name <name>', 'a label for the token', 'admin')
+    .action(async (opts: { name: string }, cmd: Command) => {
+      await withRuntime(cmd, async (_rt, accounts, g) => {
+        const { token, record } = await accounts.issueAdminToken(opts.name);
+        output(g, { token: token.reveal(), tokenId: record.id }, `Admin token ${record.id} (shown once, store it now):\n${token.reveal()}`);
+      });
+    });
+
+  program
+    .command('config')
+    .description('configuration')
+    .command('check')
+    .description('validate the settings; print every problem; exit non-zero on any')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const { config, configFile } = loadConfig(overridesOf(g), process.env);
+      output(g, { ok: true, configFile: configFile ?? null, config }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);
+    });
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new SoakpError('invalid_request', `Cannot read ${file}.`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new SoakpError('invalid_request', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { startServer } from '../http/server.js';
+import { openRuntime } from '../main.js';
+import { globalsOf, overridesOf } from './context.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the proxy (what `npm start` runs)')
+    .option('--host <host>', 'listen host (default 127.0.0.1)')
+    .option('--port <port>', 'listen port (default 3000)')
+    .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--encrypt-database', 'encrypt the whole SQLite file (new databases only)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const rt = await openRuntime({ flags: overridesOf(globalsOf(cmd)) });
+      const server = await startServer({ ...rt, defaultUpstream: rt.config.defaultUpstream }, rt.config).catch(async (err: unknown) => {
+        await rt.close();
+        throw err;
+      });
+      rt.logger.info({ url: server.url, dataDir: rt.config.dataDir }, 'soakp is listening');
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          rt.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+          // In-flight requests finish, then the database closes cleanly (WAL checkpointed).
+          void server.close().then(() => rt.close()).finally(resolve);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      rt.logger.flush();
+    });
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { tokenState } from '../domain/types.js';
+import { parseDuration } from '../shared/duration.js';
+import { output, when, withRuntime } from './context.js';
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('personal tokens');
+
+  token
+    .command('issue <email>')
+    .description('a further personal token for a user (printed once)')
+    .option('--name <name>', 'a label to recognise the token by', 'default')
+    .option('--expires <duration>', 'lifetime, e.g. 12h, 30d, 1y (default: never)')
+    .option('--upstream <name>', 'which of the user\'s upstream keys the token uses')
+    .action(async (email: string, opts: { name: string; expires?: string; upstream?: string }, cmd: Command) => {
+      const expiresInMs = opts.expires === undefined ? undefined : parseDuration(opts.expires);
+      await withRuntime(cmd, async (_rt, accounts, g) => {
+        const { token: t, record } = await accounts.issueToken(email, { name: opts.name, expiresInMs, upstream: opts.upstream });
+        output(
+          g,
+          { email: email.trim().toLowerCase(), token: t.reveal(), tokenId: record.id, name: record.name, expiresAt: record.expiresAt === null ? null : when(record.expiresAt) },
+          `Token ${record.id} for ${email.trim().toLowerCase()} (shown once, store it now):\n${t.reveal()}`,
+        );
+      });
+    });
+
+  token
+    .command('list [email]')
+    .description('tokens by id and display prefix, never whole')
+    .action(async (email: string | undefined, _opts: unknown, cmd: Command) => {
+      await withRuntime(cmd, async (_rt, accounts, g) => {
+        const now = Date.now();
+        const tokens = (await accounts.listTokens(email)).map((t) => ({
+          id: t.id, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
+          createdAt: when(t.createdAt), expiresAt: when(t.expiresAt), lastUsedAt: when(t.lastUsedAt), revokedAt: when(t.revokedAt),
+        }));
+        const rows = tokens.map((t) => [t.id, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt].join('\t'));
+        output(g, tokens, rows.length > 0 ? ['ID\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED', ...rows].join('\n') : 'No tokens.');
+      });
+    });
+
+  token
+    .command('revoke <id>')
+    .description('revoke a token; a running server refuses it within a second')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      await withRuntime(cmd, async (_rt, accounts, g) => {
+        await accounts.revokeToken(id);
+        output(g, { tokenId: id, revoked: true }, `Revoked ${id}.`);
+      });
+    });
+}

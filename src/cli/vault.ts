@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { rewrapFileKey } from '../vault/file-key.js';
+import { rotateVault } from '../vault/rotate.js';
+import { sqliteFileOf } from '../store/open-store.js';
+import { output, withRuntime } from './context.js';
+
+export function registerVault(program: Command): void {
+  program
+    .command('vault')
+    .description('the master key')
+    .command('rotate')
+    .description('add a master-key version and re-wrap every stored data key under it, in one transaction')
+    .action(async (_opts: unknown, cmd: Command) => {
+      await withRuntime(cmd, async (rt, _accounts, g) => {
+        const result = await rotateVault(rt.store, rt.keySource);
+        const fresh = result.keyring;
+        const dbFile = sqliteFileOf(rt.config);
+        if (rt.config.encryptDatabase && dbFile) rewrapFileKey(fresh, `${dbFile}.key`);
+        output(
+          g,
+          { version: result.version, rewrapped: result.rewrapped },
+          `Master key is now version ${result.version}; re-wrapped ${result.rewrapped} data key(s). ` +
+            `Older versions stay in the keyring so running servers keep working; remove them once every server has restarted.`,
+        );
+      });
+    });
+}

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { SoakpError } from '../shared/errors.js';
+import { type Config, configSchema } from './schema.js';
+import { checkUpstreams } from './upstreams.js';
+
+/** Settings that flags and the environment can give (the rest live in the config file). */
+export interface Overrides {
+  config?: string | undefined;
+  dataDir?: string | undefined;
+  databaseUrl?: string | undefined;
+  host?: string | undefined;
+  port?: string | number | undefined;
+  upstream?: string | undefined;
+  logLevel?: string | undefined;
+  encryptDatabase?: boolean | undefined;
+}
+
+const ENV: Record<keyof Omit<Overrides, 'config'>, string> = {
+  dataDir: 'SOAKP_DATA_DIR',
+  databaseUrl: 'SOAKP_DATABASE_URL',
+  host: 'SOAKP_HOST',
+  port: 'SOAKP_PORT',
+  upstream: 'SOAKP_UPSTREAM',
+  logLevel: 'SOAKP_LOG_LEVEL',
+  encryptDatabase: 'SOAKP_ENCRYPT_DATABASE',
+};
+
+export interface Loaded {
+  config: Config;
+  configFile: string | undefined;
+}
+
+/** Defaults ← config file ← environment ← flags. Throws one error listing every problem. */
+export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
+  const problems: string[] = [];
+  const configFile = flags.config ?? nonEmpty(env.SOAKP_CONFIG);
+  const raw: Record<string, unknown> = configFile ? readConfigFile(configFile, problems) : {};
+  const origin: Record<string, string> = Object.fromEntries(Object.keys(raw).map((k) => [k, `in ${configFile}`]));
+  for (const [key, name] of Object.entries(ENV)) {
+    const value = nonEmpty(env[name]);
+    if (value !== undefined) set(raw, origin, key, fromText(key, value), `from ${name}`);
+  }
+  for (const key of Object.keys(ENV)) {
+    const value = flags[key as keyof Overrides];
+    if (value !== undefined) set(raw, origin, key, typeof value === 'string' ? fromText(key, value) : value, `from --${kebab(key)}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.join('.') || '(top level)';
+      const where = origin[String(issue.path[0])];
+      problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
+    }
+  } else {
+    problems.push(...checkUpstreams(parsed.data));
+  }
+  if (problems.length > 0 || !parsed.success) {
+    throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return { config: parsed.data, configFile };
+}
+
+function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    problems.push(`config file ${file} cannot be read`);
+    return {};
+  }
+  try {
+    const value: unknown = parseYaml(text); // YAML is a superset of JSON: one parser for both
+    if (value === null || value === undefined) return {};
+    if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    problems.push(`config file ${file} must hold a mapping of settings`);
+  } catch (err) {
+    problems.push(`config file ${file} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return {};
+}
+
+function set(raw: Record<string, unknown>, origin: Record<string, string>, key: string, value: unknown, where: string): void {
+  raw[key] = value;
+  origin[key] = where;
+}
+
+// Environment and flags are text; numbers and booleans are converted only when they are
+// plainly such, so that "abc" still reaches validation and is reported with its source.
+function fromText(key: string, value: string): unknown {
+  if (key === 'port' && /^\d+$/.test(value)) return Number(value);
+  if (key === 'encryptDatabase' && /^(1|true|yes|on|0|false|no|off)$/i.test(value)) return /^(1|true|yes|on)$/i.test(value);
+  return value;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

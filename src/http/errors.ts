@@ -1,0 +1,34 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
+
+/**
+ * The one place errors become answers, in OpenAI's envelope. Our own errors carry their
+ * status; Fastify's (bad JSON, body too large, schema) keep theirs with a safe message;
+ * anything else is a 500 whose details go only to the log.
+ */
+export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const err = asSoakpError(error);
+  if (err.status >= 500) request.log.error({ err: error }, 'request failed');
+  const { status, body } = toEnvelope(err);
+  if (reply.raw.headersSent) {
+    reply.raw.destroy(); // mid-stream: the only honest signal left is to cut the connection
+    return reply;
+  }
+  return reply.code(status).header('content-type', 'application/json').send(body);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = toEnvelope(new SoakpError('not_found', `Unknown route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`));
+  return reply.code(status).send(body);
+}
+
+function asSoakpError(error: FastifyError | Error): SoakpError {
+  if (isSoakpError(error)) return error;
+  const fe = error as FastifyError;
+  const status = fe.statusCode ?? 500;
+  if (fe.validation) return new SoakpError('invalid_request', `Invalid request body: ${error.message}`);
+  if (status === 413) return new SoakpError('payload_too_large', 'The request body is too large.');
+  if (status === 415) return new SoakpError('unsupported_media_type', error.message);
+  if (status >= 400 && status < 500) return new SoakpError('invalid_request', error.message);
+  return new SoakpError('internal_error', 'The proxy failed to handle the request.', { cause: error });
+}

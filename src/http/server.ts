@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { Forwarder } from '../proxy/forward.js';
+import type { Logger } from '../shared/logger.js';
+import type { Store } from '../store/ports.js';
+import type { Vault } from '../vault/vault.js';
+import type { Upstream } from '../config/upstreams.js';
+import { buildApp } from './app.js';
+
+export interface ServerDeps {
+  store: Store;
+  vault: Vault;
+  upstreams: ReadonlyMap<string, Upstream>;
+  defaultUpstream: string;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  /** Stops accepting, lets in-flight requests finish, then releases the upstream pool. */
+  close(): Promise<void>;
+}
+
+export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
+  const forwarder = new Forwarder();
+  const { app, auth } = await buildApp({ ...deps, forwarder });
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await app.close();
+    await forwarder.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    app,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        auth.close();
+        await forwarder.close();
+      })()),
+  };
+}

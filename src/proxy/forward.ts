@@ -1,0 +1,87 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Agent, errors } from 'undici';
+import type { Upstream } from '../config/upstreams.js';
+import { SoakpError } from '../shared/errors.js';
+import type { Secret } from '../shared/secret.js';
+import { upstreamRequestHeaders } from './headers.js';
+
+export interface ForwardRequest {
+  upstream: Upstream;
+  key: Secret<string>;
+  method: string;
+  /** The part after `/v1`, with its query string, e.g. `/chat/completions?x=1`. */
+  pathAndQuery: string;
+  headers: IncomingHttpHeaders;
+  body: Readable | Buffer | string | null;
+  signal: AbortSignal;
+}
+
+export interface ForwardResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+export interface ForwarderOptions {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
+  connectTimeoutMs: 10_000,
+  // Generous: a reasoning model can think for minutes before its first byte.
+  headersTimeoutMs: 600_000,
+  bodyTimeoutMs: 600_000,
+};
+
+/**
+ * Sends one request to an upstream and hands back its answer as a stream. One undici Agent
+ * pools keep-alive connections per upstream origin. Redirects are never followed: the key
+ * must reach only the host the operator configured (undici follows none unless told to).
+ */
+export class Forwarder {
+  readonly #agent: Agent;
+
+  constructor(options: ForwarderOptions = DEFAULT_FORWARDER_OPTIONS) {
+    this.#agent = new Agent({
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardResponse> {
+    const base = new URL(req.upstream.baseUrl);
+    try {
+      const res = await this.#agent.request({
+        origin: base.origin,
+        path: `${base.pathname.replace(/\/$/, '')}${req.pathAndQuery}`,
+        method: req.method as 'GET',
+        headers: upstreamRequestHeaders(req.headers, req.upstream, req.key),
+        body: req.body,
+        signal: req.signal,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    } catch (err) {
+      throw upstreamError(err, req.upstream.name);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+}
+
+/** 504 for timeouts, 499 when our client left, 502 for anything else that kept us from the upstream. */
+export function upstreamError(err: unknown, upstream: string): SoakpError {
+  if (err instanceof errors.ConnectTimeoutError || err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+    return new SoakpError('upstream_timeout', `The upstream "${upstream}" did not answer in time.`, { cause: err });
+  }
+  if ((err as Error | null)?.name === 'AbortError' || err instanceof errors.RequestAbortedError) {
+    return new SoakpError('client_closed', 'The client closed the request.', { cause: err });
+  }
+  return new SoakpError('upstream_unreachable', `The upstream "${upstream}" could not be reached.`, { cause: err });
+}

@@ -1,0 +1,88 @@
+/**
+ * One error type for everything soakp itself refuses or fails at. Each has a stable
+ * `code` from the catalogue below, the HTTP status it maps to, and a message that is safe
+ * to show: it never contains a secret (callers pass only ids, emails and counts).
+ * Upstream errors are not SoakpErrors: they pass through untouched.
+ */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly type: ErrorType;
+}
+
+export const ERROR_CATALOGUE = {
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  invalid_config: { status: 400, type: 'invalid_request_error' },
+  invalid_email: { status: 400, type: 'invalid_request_error' },
+  invalid_key: { status: 400, type: 'invalid_request_error' },
+  invalid_duration: { status: 400, type: 'invalid_request_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  missing_api_key: { status: 401, type: 'authentication_error' },
+  token_expired: { status: 401, type: 'authentication_error' },
+  token_revoked: { status: 401, type: 'authentication_error' },
+  user_disabled: { status: 403, type: 'permission_error' },
+  forbidden: { status: 403, type: 'permission_error' },
+  no_upstream_key: { status: 403, type: 'permission_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  user_not_found: { status: 404, type: 'not_found_error' },
+  token_not_found: { status: 404, type: 'not_found_error' },
+  upstream_not_found: { status: 404, type: 'not_found_error' },
+  key_not_found: { status: 404, type: 'not_found_error' },
+  conflict: { status: 409, type: 'invalid_request_error' },
+  user_exists: { status: 409, type: 'invalid_request_error' },
+  payload_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+  insufficient_quota: { status: 429, type: 'rate_limit_error' },
+  client_closed: { status: 499, type: 'invalid_request_error' },
+  internal_error: { status: 500, type: 'server_error' },
+  decrypt_failed: { status: 500, type: 'server_error' },
+  master_key_mismatch: { status: 500, type: 'server_error' },
+  master_key_missing: { status: 500, type: 'server_error' },
+  store_unavailable: { status: 503, type: 'server_error' },
+  store_corrupt: { status: 500, type: 'server_error' },
+  upstream_unreachable: { status: 502, type: 'server_error' },
+  upstream_timeout: { status: 504, type: 'server_error' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class SoakpError extends Error {
+  override readonly name = 'SoakpError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: ErrorType;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.type = ERROR_CATALOGUE[code].type;
+  }
+}
+
+export function isSoakpError(value: unknown): value is SoakpError {
+  return value instanceof SoakpError;
+}
+
+export interface OpenAIErrorEnvelope {
+  error: { message: string; type: ErrorType; code: string; param: null };
+}
+
+/** The single mapping from an error to OpenAI's envelope; unknown errors never leak details. */
+export function toEnvelope(err: unknown): { status: number; body: OpenAIErrorEnvelope } {
+  const e = isSoakpError(err)
+    ? err
+    : new SoakpError('internal_error', 'The proxy failed to handle the request.');
+  return {
+    status: e.status,
+    body: { error: { message: e.message, type: e.type, code: e.code, param: null } },
+  };
+}

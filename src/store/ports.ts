@@ -1,0 +1,85 @@
+import type { SealedSecret, TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
+
+/**
+ * What every store implementation MUST do. The contract suite in test/contract/ checks
+ * exactly these sentences against SQLite (and, later, PostgreSQL), unchanged.
+ *
+ * General: every method MUST be safe for concurrent use; times are epoch milliseconds;
+ * values MUST round-trip exactly (Buffers byte for byte); queries MUST be parameterised.
+ */
+export interface UserRepo {
+  /** MUST fail with `user_exists` when the (normalised) email is taken. */
+  create(user: User): Promise<void>;
+  /** MUST return undefined, not throw, for an unknown email or id. */
+  byEmail(email: string): Promise<User | undefined>;
+  byId(id: string): Promise<User | undefined>;
+  /** MUST order by email. */
+  list(): Promise<User[]>;
+  /** MUST return false when no such user exists. */
+  setStatus(id: string, status: UserStatus): Promise<boolean>;
+  /** MUST delete the user's upstream keys and tokens with it (cascade). */
+  delete(id: string): Promise<boolean>;
+}
+
+export interface UpstreamKeyRepo {
+  /** MUST replace the user's key for that upstream if one exists (one key per user and upstream). */
+  put(key: UpstreamKey): Promise<void>;
+  get(userId: string, upstream: string): Promise<UpstreamKey | undefined>;
+  listForUser(userId: string): Promise<UpstreamKey[]>;
+  /** Every key, for master-key rotation. */
+  all(): Promise<UpstreamKey[]>;
+  /** MUST change only the wrapping (version and wrapped key), never the ciphertext. */
+  rewrap(id: string, sealed: SealedSecret): Promise<void>;
+}
+
+export interface TokenRepo {
+  insert(token: TokenRecord): Promise<void>;
+  /** MUST look up by the exact hash bytes; MUST return revoked and expired tokens too (callers decide). */
+  byHash(hash: Buffer): Promise<TokenRecord | undefined>;
+  byId(id: string): Promise<TokenRecord | undefined>;
+  /** MUST order by creation time; `userId` undefined lists every token of the kind(s). */
+  list(filter: { userId?: string; kinds?: TokenKind[] }): Promise<TokenRecord[]>;
+  /** MUST set revokedAt once; revoking again MUST keep the first time and return false. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** MUST NOT move lastUsedAt backwards. */
+  touch(id: string, at: number): Promise<void>;
+  countByUser(): Promise<Map<string, number>>;
+}
+
+/** Internal secrets of the proxy itself (e.g. the token-hash key), sealed like user keys. */
+export interface SecretRepo {
+  get(id: string): Promise<SealedSecret | undefined>;
+  /** MUST NOT overwrite: returns false when the id exists (first writer wins across processes). */
+  insert(id: string, sealed: SealedSecret): Promise<boolean>;
+  all(): Promise<Array<{ id: string; sealed: SealedSecret }>>;
+  rewrap(id: string, sealed: SealedSecret): Promise<void>;
+}
+
+/** Check values of master-key versions: how a wrong master key is caught at start. */
+export interface MasterKeyRepo {
+  list(): Promise<Array<{ version: number; checkValue: string }>>;
+  /** MUST keep an existing version's check value (returns false) rather than overwrite it. */
+  insert(version: number, checkValue: string, at: number): Promise<boolean>;
+}
+
+export interface Repos {
+  readonly users: UserRepo;
+  readonly keys: UpstreamKeyRepo;
+  readonly tokens: TokenRepo;
+  readonly secrets: SecretRepo;
+  readonly masterKeys: MasterKeyRepo;
+}
+
+export interface Store extends Repos {
+  /** MUST run fn atomically: all of its writes commit together or none do (also on a crash). */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /** MUST reject when the database does not answer. */
+  ping(): Promise<void>;
+  /**
+   * MUST call the listener within a second of any committed change, whether made by this
+   * process or another one sharing the database. Returns an unsubscribe function.
+   */
+  onChange(listener: () => void): () => void;
+  /** MUST be safe to call twice and after a failed open. */
+  close(): Promise<void>;
+}

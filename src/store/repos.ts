@@ -1,0 +1,146 @@
+import type { Kysely } from 'kysely';
+import { SoakpError } from '../shared/errors.js';
+import type { MasterKeyRepo, Repos, SecretRepo, TokenRepo, UpstreamKeyRepo, UserRepo } from './ports.js';
+import { fromKey, fromToken, isUniqueViolation, toKey, toToken, toUser } from './rows.js';
+import type { Database } from './schema.js';
+
+/** The repositories over any Kysely database (or transaction) with soakp's schema. */
+export function sqlRepos(db: Kysely<Database>): Repos {
+  return { users: users(db), keys: keys(db), tokens: tokens(db), secrets: secrets(db), masterKeys: masterKeys(db) };
+}
+
+function users(db: Kysely<Database>): UserRepo {
+  return {
+    async create(u) {
+      try {
+        await db.insertInto('users').values({ id: u.id, email: u.email, status: u.status, created_at: u.createdAt }).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new SoakpError('user_exists', `A user with email ${u.email} already exists.`);
+        throw err;
+      }
+    },
+    byEmail: async (email) => opt(await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst(), toUser),
+    byId: async (id) => opt(await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(), toUser),
+    list: async () => (await db.selectFrom('users').selectAll().orderBy('email').execute()).map(toUser),
+    async setStatus(id, status) {
+      const r = await db.updateTable('users').set({ status }).where('id', '=', id).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async delete(id) {
+      // Explicit deletes as well as ON DELETE CASCADE: SQLite enforces cascades only with foreign_keys on.
+      await db.deleteFrom('tokens').where('user_id', '=', id).execute();
+      await db.deleteFrom('upstream_keys').where('user_id', '=', id).execute();
+      const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+  };
+}
+
+function keys(db: Kysely<Database>): UpstreamKeyRepo {
+  return {
+    async put(k) {
+      const row = fromKey(k);
+      await db
+        .insertInto('upstream_keys')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'upstream']).doUpdateSet({
+            id: row.id, hint: row.hint, master_version: row.master_version,
+            wrapped_key: row.wrapped_key, ciphertext: row.ciphertext, updated_at: row.updated_at,
+          }),
+        )
+        .execute();
+    },
+    get: async (userId, upstream) =>
+      opt(
+        await db.selectFrom('upstream_keys').selectAll().where('user_id', '=', userId).where('upstream', '=', upstream).executeTakeFirst(),
+        toKey,
+      ),
+    listForUser: async (userId) =>
+      (await db.selectFrom('upstream_keys').selectAll().where('user_id', '=', userId).orderBy('upstream').execute()).map(toKey),
+    all: async () => (await db.selectFrom('upstream_keys').selectAll().orderBy('id').execute()).map(toKey),
+    async rewrap(id, s) {
+      await db.updateTable('upstream_keys').set({ master_version: s.masterVersion, wrapped_key: s.wrappedKey }).where('id', '=', id).execute();
+    },
+  };
+}
+
+function tokens(db: Kysely<Database>): TokenRepo {
+  return {
+    async insert(t) {
+      await db.insertInto('tokens').values(fromToken(t)).execute();
+    },
+    byHash: async (hash) => opt(await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst(), toToken),
+    byId: async (id) => opt(await db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst(), toToken),
+    async list({ userId, kinds }) {
+      let q = db.selectFrom('tokens').selectAll();
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      if (kinds && kinds.length > 0) q = q.where('kind', 'in', kinds);
+      return (await q.orderBy('created_at').orderBy('id').execute()).map(toToken);
+    },
+    async revoke(id, at) {
+      const r = await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async touch(id, at) {
+      await db
+        .updateTable('tokens')
+        .set({ last_used_at: at })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+        .execute();
+    },
+    async countByUser() {
+      const rows = await db
+        .selectFrom('tokens')
+        .select(['user_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('kind', '=', 'personal')
+        .where('revoked_at', 'is', null)
+        .groupBy('user_id')
+        .execute();
+      return new Map(rows.filter((r) => r.user_id !== null).map((r) => [r.user_id as string, Number(r.n)]));
+    },
+  };
+}
+
+function secrets(db: Kysely<Database>): SecretRepo {
+  const toSealed = (r: { master_version: number; wrapped_key: Buffer; ciphertext: Buffer }) => ({
+    masterVersion: r.master_version, wrappedKey: Buffer.from(r.wrapped_key), ciphertext: Buffer.from(r.ciphertext),
+  });
+  return {
+    get: async (id) => opt(await db.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst(), toSealed),
+    async insert(id, s) {
+      const r = await db
+        .insertInto('secrets')
+        .values({ id, master_version: s.masterVersion, wrapped_key: s.wrappedKey, ciphertext: s.ciphertext })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    all: async () => (await db.selectFrom('secrets').selectAll().orderBy('id').execute()).map((r) => ({ id: r.id, sealed: toSealed(r) })),
+    async rewrap(id, s) {
+      await db.updateTable('secrets').set({ master_version: s.masterVersion, wrapped_key: s.wrappedKey }).where('id', '=', id).execute();
+    },
+  };
+}
+
+function masterKeys(db: Kysely<Database>): MasterKeyRepo {
+  return {
+    list: async () =>
+      (await db.selectFrom('master_keys').select(['version', 'check_value']).orderBy('version').execute()).map((r) => ({
+        version: r.version, checkValue: r.check_value,
+      })),
+    async insert(version, checkValue, at) {
+      const r = await db
+        .insertInto('master_keys')
+        .values({ version, check_value: checkValue, created_at: at })
+        .onConflict((oc) => oc.column('version').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+  };
+}
+
+function opt<R, T>(row: R | undefined, map: (r: R) => T): T | undefined {
+  return row === undefined ? undefined : map(row);
+}

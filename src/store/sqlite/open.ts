@@ -1,0 +1,108 @@
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
+import { Kysely, SqliteDialect } from 'kysely';
+import { SoakpError } from '../../shared/errors.js';
+import { migrateToLatest } from '../migrations.js';
+import type { Repos, Store } from '../ports.js';
+import { sqlRepos } from '../repos.js';
+import type { Database } from '../schema.js';
+import { ChangePoller } from './changes.js';
+
+export interface SqliteOptions {
+  file: string;
+  /** 32 bytes: encrypts the whole file (SQLCipher v4 format). Omit for a plain file. */
+  fileKey?: Buffer;
+  /** How often other processes' commits are looked for; the contract allows up to a second. */
+  pollMs?: number;
+}
+
+/** Opens (creating if needed) the SQLite database, checks it really is one, migrates it. */
+export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
+  mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+  let raw: BetterSqlite3.Database | undefined;
+  try {
+    // Owner-only: SQLite gives the -wal and -shm files the database file's permissions.
+    closeSync(openSync(options.file, 'a', 0o600));
+    chmodSync(options.file, 0o600);
+    raw = new BetterSqlite3(options.file);
+    if (options.fileKey) {
+      raw.pragma(`cipher='sqlcipher'`);
+      raw.pragma(`legacy=4`);
+      // A raw 256-bit key (x'…'), so no passphrase KDF runs: the key is already uniformly random.
+      raw.pragma(`key="x'${options.fileKey.toString('hex')}'"`);
+    }
+    raw.prepare('SELECT count(*) FROM sqlite_master').get(); // fails here on a non-database or wrong key
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL'); // durable across process crashes in WAL mode; fsync at checkpoints
+    raw.pragma('foreign_keys = ON');
+    raw.pragma('busy_timeout = 5000'); // the CLI and the server write to one file
+  } catch (cause) {
+    raw?.close();
+    throw notADatabase(options.file, Boolean(options.fileKey), cause);
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    await migrateToLatest(db as Kysely<unknown>, 'blob');
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqliteStore(db, raw, options.pollMs ?? 200);
+}
+
+class SqliteStore implements Store {
+  readonly users;
+  readonly keys;
+  readonly tokens;
+  readonly secrets;
+  readonly masterKeys;
+  readonly #db: Kysely<Database>;
+  readonly #raw: BetterSqlite3.Database;
+  readonly #poller: ChangePoller;
+  #closed = false;
+
+  constructor(db: Kysely<Database>, raw: BetterSqlite3.Database, pollMs: number) {
+    const repos = sqlRepos(db);
+    this.users = repos.users;
+    this.keys = repos.keys;
+    this.tokens = repos.tokens;
+    this.secrets = repos.secrets;
+    this.masterKeys = repos.masterKeys;
+    this.#db = db;
+    this.#raw = raw;
+    this.#poller = new ChangePoller(raw, pollMs);
+  }
+
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    return this.#db.transaction().execute((trx) => fn(sqlRepos(trx)));
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closed) throw new SoakpError('store_unavailable', 'The store is closed.');
+    this.#raw.prepare('SELECT 1').get();
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.#poller.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.stop();
+    // Fold the WAL back into the main file so a clean shutdown leaves one self-contained file.
+    try {
+      this.#raw.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      await this.#db.destroy();
+    }
+  }
+}
+
+function notADatabase(file: string, encrypted: boolean, cause: unknown): SoakpError {
+  const hint = encrypted
+    ? 'it is not a SQLite database, or it was encrypted with another master key'
+    : 'it is not a SQLite database (or it is an encrypted one and database encryption is off)';
+  return new SoakpError('store_corrupt', `Cannot open the database file ${file}: ${hint}.`, { cause });
+}

@@ -1,0 +1,35 @@
+import type { MasterKeyring } from '../crypto/keyring.js';
+import { SoakpError } from '../shared/errors.js';
+import type { Store } from '../store/ports.js';
+
+/**
+ * Refuses a keyring that is not the one the data was written with — never re-keys silently.
+ * Every version the database knows and the keyring has must match its stored check value;
+ * every version still wrapping data must be present. New keyring versions are recorded.
+ */
+export async function verifyKeyring(store: Store, keyring: MasterKeyring): Promise<void> {
+  const known = await store.masterKeys.list();
+  for (const { version, checkValue } of known) {
+    if (keyring.has(version) && !keyring.matches(version, checkValue)) {
+      throw new SoakpError(
+        'master_key_mismatch',
+        `The master key (version ${version}) is not the one this data was written with. ` +
+          'Start soakp with the original SOAKP_MASTER_KEY / master-key file; nothing was changed.',
+      );
+    }
+  }
+  const inUse = new Set<number>();
+  for (const k of await store.keys.all()) inUse.add(k.sealed.masterVersion);
+  for (const s of await store.secrets.all()) inUse.add(s.sealed.masterVersion);
+  const missing = [...inUse].filter((v) => !keyring.has(v)).sort((a, b) => a - b);
+  if (missing.length > 0) {
+    throw new SoakpError(
+      'master_key_missing',
+      `Stored data is wrapped under master-key version(s) ${missing.join(', ')}, which the configured keyring lacks.`,
+    );
+  }
+  const knownVersions = new Set(known.map((k) => k.version));
+  for (const version of keyring.versions) {
+    if (!knownVersions.has(version)) await store.masterKeys.insert(version, keyring.checkValue(version), Date.now());
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Two cores: files in parallel threads are plenty; each test makes its own temp data dir.
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
