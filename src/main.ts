@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Overrides, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type Upstream, resolveUpstreams } from './config/upstreams.js';
@@ -37,7 +38,9 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   });
   const keyring = keySource.load();
   const dbFile = sqliteFileOf(config);
-  const fileKey = config.encryptDatabase && dbFile ? loadFileKey(keyring, `${dbFile}.key`, dbFile) : undefined;
+  // Encryption is chosen when a database is created; afterwards the key file beside it says so.
+  const encrypted = dbFile !== undefined && (config.encryptDatabase || existsSync(`${dbFile}.key`));
+  const fileKey = encrypted ? loadFileKey(keyring, `${dbFile}.key`, dbFile) : undefined;
   const store = await openStore({ ...config, fileKey });
   try {
     const vault = await Vault.open(store, () => keySource.load());

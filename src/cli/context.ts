@@ -12,8 +12,12 @@ export function globalsOf(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
+/**
+ * The settings every command takes. `serve` adds its own (host, port, upstream URL, …);
+ * other commands have options of the same name with other meanings (`--upstream NAME`).
+ */
 export function overridesOf(g: GlobalOptions): Overrides {
-  return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl, logLevel: g.logLevel, host: g.host, port: g.port, upstream: g.upstream, encryptDatabase: g.encryptDatabase };
+  return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl };
 }
 
 /** Opens the runtime for one command, runs it, and always closes the database after. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startServer } from '../http/server.js';
+import type { Overrides } from '../config/load.js';
 import { openRuntime } from '../main.js';
 import { globalsOf, overridesOf } from './context.js';
 
@@ -12,8 +13,9 @@ export function registerServe(program: Command): void {
     .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--encrypt-database', 'encrypt the whole SQLite file (new databases only)')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const rt = await openRuntime({ flags: overridesOf(globalsOf(cmd)) });
+    .action(async (opts: Overrides, cmd: Command) => {
+      const { host, port, upstream, logLevel, encryptDatabase } = opts;
+      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, encryptDatabase } });
       const server = await startServer({ ...rt, defaultUpstream: rt.config.defaultUpstream }, rt.config).catch(async (err: unknown) => {
         await rt.close();
         throw err;

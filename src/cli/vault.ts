@@ -15,7 +15,7 @@ export function registerVault(program: Command): void {
         const result = await rotateVault(rt.store, rt.keySource);
         const fresh = result.keyring;
         const dbFile = sqliteFileOf(rt.config);
-        if (rt.config.encryptDatabase && dbFile) rewrapFileKey(fresh, `${dbFile}.key`);
+        if (dbFile) rewrapFileKey(fresh, `${dbFile}.key`); // no-op when the database is not encrypted
         output(
           g,
           { version: result.version, rewrapped: result.rewrapped },

@@ -49,7 +49,9 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.join('.') || '(top level)';
-      const where = origin[String(issue.path[0])];
+      // A top-level unknown key has an empty path; its origin is that of the key itself.
+      const key = issue.path[0] ?? (issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined);
+      const where = key === undefined ? undefined : origin[String(key)];
       problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
     }
   } else {

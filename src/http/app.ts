@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Accounts } from '../admin/accounts.js';
 import { adminRoutes } from '../admin/routes.js';
 import type { Upstream } from '../config/upstreams.js';
@@ -21,24 +21,39 @@ export interface AppDeps {
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
-export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; auth: Authenticator }> {
+export interface AppState {
+  /** Set when shutdown begins: answers then close their connection so the process can exit. */
+  closing: boolean;
+}
+
+export async function buildApp(deps: AppDeps, state: AppState = { closing: false }): Promise<{ app: FastifyInstance; auth: Authenticator }> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true, // one line per request, written below, with ids and no secrets
+    // One line per request, written below, with ids and no secrets, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     return503OnClosing: true,
     connectionTimeout: 0,
     requestTimeout: 0, // bodies and answers stream for as long as a generation takes
     keepAliveTimeout: 72_000,
+    // Refuse what does not match a schema instead of Fastify's defaults of quietly dropping
+    // unknown fields and coercing types: an API that guesses hides the caller's mistakes.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
   app.decorateRequest('principal', null);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onSend', async (_request, reply) => {
+    // Keep-alive would hold a finished request's socket open past shutdown; end it instead.
+    if (state.closing) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       { ...request.principal, method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',
     );
+    // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
+    if (state.closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -23,7 +23,8 @@ export interface RunningServer {
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const forwarder = new Forwarder();
-  const { app, auth } = await buildApp({ ...deps, forwarder });
+  const state = { closing: false };
+  const { app, auth } = await buildApp({ ...deps, forwarder }, state);
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {
@@ -40,6 +41,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     app,
     close: () =>
       (closing ??= (async () => {
+        state.closing = true;
         await app.close();
         auth.close();
         await forwarder.close();

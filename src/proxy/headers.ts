@@ -22,7 +22,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstream: 
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || PRIVATE.has(name) || listed.has(name) || PRIVATE_PREFIX.test(name)) continue;
+    // `api_key` and `api-key` are one header to CGI/WSGI-style servers: match every spelling.
+    const canon = name.replace(/_/g, '-');
+    if (value === undefined || HOP_BY_HOP.has(canon) || PRIVATE.has(canon) || listed.has(name) || listed.has(canon) || PRIVATE_PREFIX.test(canon)) continue;
     out[name] = value;
   }
   for (const [name, value] of Object.entries(upstream.headers)) out[name.toLowerCase()] = value;

@@ -1,0 +1,466 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SoakpError } from '../shared/errors.js';
+import { type Overrides, loadConfig } from './load.js';
+import { resolveUpstreams } from './upstreams.js';
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'soakp-config-'));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The SoakpError that `fn` throws; fails the test when it throws nothing or something else. */
+function errorOf(fn: () => unknown): SoakpError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SoakpError);
+    return err as SoakpError;
+  }
+  throw new Error('expected a SoakpError, but nothing was thrown');
+}
+
+/** The problems listed in an invalid_config message, one per `  - ` line. */
+function problemsOf(err: SoakpError): string[] {
+  expect(err.code).toBe('invalid_config');
+  return err.message
+    .split('\n')
+    .filter((line) => line.startsWith('  - '))
+    .map((line) => line.slice(4));
+}
+
+describe('loadConfig defaults', () => {
+  it('gives the documented defaults when nothing is set', () => {
+    const { config, configFile } = loadConfig({}, {});
+    expect(configFile).toBeUndefined();
+    expect(config.dataDir).toBe('./data');
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(3000);
+    expect(config.upstream).toBe('https://api.openai.com/v1');
+    expect(config.logLevel).toBe('info');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.defaultUpstream).toBe('default');
+    expect(config.upstreams).toEqual({});
+    expect(config.encryptDatabase).toBe(false);
+  });
+
+  it('ignores unrelated and empty environment variables', () => {
+    const { config, configFile } = loadConfig(
+      {},
+      { PORT: '9999', HOST: '0.0.0.0', SOAKP_HOST: '', SOAKP_PORT: '   ', SOAKP_CONFIG: '' },
+    );
+    expect(configFile).toBeUndefined();
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(3000);
+  });
+
+  it('treats an empty config file as giving nothing', () => {
+    const path = file('empty.yaml', '');
+    const { config, configFile } = loadConfig({ config: path }, {});
+    expect(configFile).toBe(path);
+    expect(config.port).toBe(3000);
+    expect(config.dataDir).toBe('./data');
+  });
+});
+
+interface SettingCase {
+  key: keyof Omit<Overrides, 'config'>;
+  env: string;
+  fileText: string;
+  fileValue: unknown;
+  envText: string;
+  envValue: unknown;
+  flag: string | number | boolean;
+  flagValue: unknown;
+  defaultValue: unknown;
+}
+
+// One row per setting of INTERFACE.md's table that loadConfig owns (plus encryptDatabase).
+const SETTINGS: SettingCase[] = [
+  {
+    key: 'dataDir', env: 'SOAKP_DATA_DIR',
+    fileText: 'dataDir: /srv/from-file', fileValue: '/srv/from-file',
+    envText: '/srv/from-env', envValue: '/srv/from-env',
+    flag: '/srv/from-flag', flagValue: '/srv/from-flag',
+    defaultValue: './data',
+  },
+  {
+    key: 'databaseUrl', env: 'SOAKP_DATABASE_URL',
+    fileText: 'databaseUrl: postgres://file@db/soakp', fileValue: 'postgres://file@db/soakp',
+    envText: 'postgres://env@db/soakp', envValue: 'postgres://env@db/soakp',
+    flag: 'postgres://flag@db/soakp', flagValue: 'postgres://flag@db/soakp',
+    defaultValue: undefined,
+  },
+  {
+    key: 'host', env: 'SOAKP_HOST',
+    fileText: 'host: 10.0.0.1', fileValue: '10.0.0.1',
+    envText: '10.0.0.2', envValue: '10.0.0.2',
+    flag: '10.0.0.3', flagValue: '10.0.0.3',
+    defaultValue: '127.0.0.1',
+  },
+  {
+    key: 'port', env: 'SOAKP_PORT',
+    fileText: 'port: 4001', fileValue: 4001,
+    envText: '4002', envValue: 4002,
+    flag: '4003', flagValue: 4003,
+    defaultValue: 3000,
+  },
+  {
+    key: 'upstream', env: 'SOAKP_UPSTREAM',
+    fileText: 'upstream: https://file.example/v1', fileValue: 'https://file.example/v1',
+    envText: 'https://env.example/v1', envValue: 'https://env.example/v1',
+    flag: 'http://flag.example:8080/v1', flagValue: 'http://flag.example:8080/v1',
+    defaultValue: 'https://api.openai.com/v1',
+  },
+  {
+    key: 'logLevel', env: 'SOAKP_LOG_LEVEL',
+    fileText: 'logLevel: warn', fileValue: 'warn',
+    envText: 'debug', envValue: 'debug',
+    flag: 'trace', flagValue: 'trace',
+    defaultValue: 'info',
+  },
+  {
+    key: 'encryptDatabase', env: 'SOAKP_ENCRYPT_DATABASE',
+    fileText: 'encryptDatabase: true', fileValue: true,
+    envText: 'false', envValue: false,
+    flag: true, flagValue: true,
+    defaultValue: false,
+  },
+];
+
+describe('loadConfig precedence: flags > environment > file > defaults', () => {
+  for (const s of SETTINGS) {
+    describe(s.key, () => {
+      it('takes the flag over the environment and the file', () => {
+        const path = file('c.yaml', s.fileText);
+        const { config } = loadConfig({ config: path, [s.key]: s.flag }, { [s.env]: s.envText });
+        expect(config[s.key]).toEqual(s.flagValue);
+      });
+
+      it('takes the environment over the file', () => {
+        const path = file('c.yaml', s.fileText);
+        const { config } = loadConfig({ config: path }, { [s.env]: s.envText });
+        expect(config[s.key]).toEqual(s.envValue);
+      });
+
+      it('takes the file over the default', () => {
+        const path = file('c.yaml', s.fileText);
+        const { config } = loadConfig({ config: path }, {});
+        expect(config[s.key]).toEqual(s.fileValue);
+      });
+
+      it('falls back to the default', () => {
+        const path = file('c.yaml', 'host: 127.0.0.1\n');
+        const { config } = loadConfig({ config: path }, {});
+        expect(config[s.key]).toEqual(s.defaultValue);
+      });
+
+      it('takes the flag over the environment without a file', () => {
+        const { config } = loadConfig({ [s.key]: s.flag }, { [s.env]: s.envText });
+        expect(config[s.key]).toEqual(s.flagValue);
+      });
+    });
+  }
+
+  it('accepts the port flag as a number', () => {
+    expect(loadConfig({ port: 0 }, { SOAKP_PORT: '4002' }).config.port).toBe(0);
+  });
+
+  it('keeps file settings that neither environment nor flags override', () => {
+    const path = file('c.yaml', 'host: 10.0.0.1\nport: 4001\nlogLevel: warn\n');
+    const { config } = loadConfig({ config: path, port: '5000' }, { SOAKP_LOG_LEVEL: 'error' });
+    expect(config).toMatchObject({ host: '10.0.0.1', port: 5000, logLevel: 'error' });
+  });
+});
+
+describe('loadConfig config file selection', () => {
+  it('reads the file named by SOAKP_CONFIG', () => {
+    const path = file('env.yaml', 'port: 4100\n');
+    const loaded = loadConfig({}, { SOAKP_CONFIG: path });
+    expect(loaded.configFile).toBe(path);
+    expect(loaded.config.port).toBe(4100);
+  });
+
+  it('prefers --config over SOAKP_CONFIG', () => {
+    const fromEnv = file('env.yaml', 'port: 4100\n');
+    const fromFlag = file('flag.yaml', 'port: 4200\n');
+    const loaded = loadConfig({ config: fromFlag }, { SOAKP_CONFIG: fromEnv });
+    expect(loaded.configFile).toBe(fromFlag);
+    expect(loaded.config.port).toBe(4200);
+  });
+
+  it('reads YAML', () => {
+    const path = file('c.yaml', [
+      '# a comment',
+      'dataDir: /var/lib/soakp',
+      'host: 0.0.0.0',
+      'port: 8080',
+      'logLevel: debug',
+      'upstreams:',
+      '  local:',
+      '    baseUrl: http://localhost:11434/v1',
+      '',
+    ].join('\n'));
+    const { config } = loadConfig({ config: path }, {});
+    expect(config).toMatchObject({ dataDir: '/var/lib/soakp', host: '0.0.0.0', port: 8080, logLevel: 'debug' });
+    expect(config.upstreams.local?.baseUrl).toBe('http://localhost:11434/v1');
+  });
+
+  it('reads JSON', () => {
+    const path = file('c.json', JSON.stringify({
+      dataDir: '/var/lib/soakp',
+      port: 8081,
+      logLevel: 'warn',
+      upstreams: { azure: { baseUrl: 'https://x.openai.azure.com/openai/v1', auth: 'api-key' } },
+      defaultUpstream: 'azure',
+    }, null, 2));
+    const { config } = loadConfig({ config: path }, {});
+    expect(config).toMatchObject({ dataDir: '/var/lib/soakp', port: 8081, logLevel: 'warn', defaultUpstream: 'azure' });
+    expect(config.upstreams.azure).toEqual({ baseUrl: 'https://x.openai.azure.com/openai/v1', auth: 'api-key' });
+  });
+
+  it('refuses a missing file, naming it', () => {
+    const path = join(dir, 'does-not-exist.yaml');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(path);
+  });
+
+  it('refuses a missing file named by SOAKP_CONFIG', () => {
+    const path = join(dir, 'nope.json');
+    const problems = problemsOf(errorOf(() => loadConfig({}, { SOAKP_CONFIG: path })));
+    expect(problems[0]).toContain(path);
+  });
+
+  it('refuses a file that is not YAML', () => {
+    const path = file('broken.yaml', 'port: 3000\nhost: [unclosed\n  : : :\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(path);
+    expect(problems[0]).toMatch(/not valid YAML/);
+  });
+
+  it('refuses truncated JSON', () => {
+    const path = file('broken.json', '{ "port": 3000, ');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(path);
+  });
+
+  it('refuses a YAML list instead of a mapping', () => {
+    const path = file('list.yaml', '- port: 3000\n- host: 0.0.0.0\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(path);
+    expect(problems[0]).toMatch(/mapping/);
+  });
+
+  it('refuses a file holding a bare scalar', () => {
+    const path = file('scalar.yaml', 'just some text\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems[0]).toMatch(/mapping/);
+  });
+
+  it('still reports environment problems alongside an unreadable file', () => {
+    const path = join(dir, 'missing.yaml');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, { SOAKP_LOG_LEVEL: 'loud' })));
+    expect(problems).toHaveLength(2);
+    expect(problems.some((p) => p.includes(path))).toBe(true);
+    expect(problems.some((p) => p.startsWith('logLevel') && p.includes('SOAKP_LOG_LEVEL'))).toBe(true);
+  });
+});
+
+describe('loadConfig unknown keys', () => {
+  it('refuses an unknown top-level key, naming it and its file', () => {
+    const path = file('c.yaml', 'port: 3000\nprot: 3001\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('prot');
+    expect(problems[0]).toContain(path);
+  });
+
+  it('refuses a __proto__ key rather than letting it through', () => {
+    const path = file('c.json', '{"__proto__": {"port": 1}}');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems.join('\n')).toContain('__proto__');
+  });
+
+  it('refuses an unknown key inside an upstream', () => {
+    const path = file('c.yaml', 'upstreams:\n  mine:\n    baseUrl: https://a.example/v1\n    base_url: https://b.example/v1\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('upstreams.mine');
+    expect(problems[0]).toContain('base_url');
+    expect(problems[0]).toContain(path);
+  });
+});
+
+describe('loadConfig reports every problem at once', () => {
+  it('lists a bad port, an unknown key and a bad log level from one file in one error', () => {
+    const path = file('bad.yaml', 'port: 99999\nbogus: 1\nlogLevel: loud\n');
+    const err = errorOf(() => loadConfig({ config: path }, {}));
+    expect(err.code).toBe('invalid_config');
+    const problems = problemsOf(err);
+    expect(problems).toHaveLength(3);
+    const port = problems.find((p) => p.startsWith('port'));
+    const level = problems.find((p) => p.startsWith('logLevel'));
+    const unknown = problems.find((p) => p.includes('bogus'));
+    for (const p of [port, level, unknown]) {
+      expect(p).toBeDefined();
+      expect(p).toContain(`in ${path}`);
+    }
+  });
+
+  it('names the source of each problem: file, environment, flag', () => {
+    const path = file('bad.yaml', 'host: ""\n');
+    const problems = problemsOf(errorOf(() => loadConfig(
+      { config: path, upstream: 'ftp://flag.example/v1' },
+      { SOAKP_PORT: 'eighty', SOAKP_LOG_LEVEL: 'verbose' },
+    )));
+    expect(problems).toHaveLength(4);
+    expect(problems.find((p) => p.startsWith('host'))).toContain(`in ${path}`);
+    expect(problems.find((p) => p.startsWith('port'))).toContain('from SOAKP_PORT');
+    expect(problems.find((p) => p.startsWith('logLevel'))).toContain('from SOAKP_LOG_LEVEL');
+    expect(problems.find((p) => p.startsWith('upstream'))).toContain('from --upstream');
+  });
+
+  it('names the flag when a flag overrides a good file value with a bad one', () => {
+    const path = file('c.yaml', 'port: 4000\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path, port: '70000' }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('from --port');
+    expect(problems[0]).not.toContain(path);
+  });
+
+  it.each([['-1'], ['65536'], ['3.5'], ['abc'], ['0x50']])('refuses port %s from the environment', (port) => {
+    const problems = problemsOf(errorOf(() => loadConfig({}, { SOAKP_PORT: port })));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^port: .*from SOAKP_PORT/);
+  });
+
+  it('refuses a port given as a string in the file', () => {
+    const path = file('c.yaml', 'port: "3000"\n');
+    expect(problemsOf(errorOf(() => loadConfig({ config: path }, {})))[0]).toMatch(/^port/);
+  });
+});
+
+describe('loadConfig named upstreams', () => {
+  it('accepts presets, base URLs, every auth style and extra headers', () => {
+    const path = file('c.yaml', [
+      'upstreams:',
+      '  router:',
+      '    preset: openrouter',
+      '    headers:',
+      '      HTTP-Referer: https://intranet.example',
+      '      X-Title: soakp',
+      '  azure:',
+      '    baseUrl: https://res.openai.azure.com/openai/v1/',
+      '    auth: api-key',
+      '  anthro:',
+      '    baseUrl: https://api.example.com/v1',
+      '    auth: x-api-key',
+      '  plain:',
+      '    baseUrl: http://10.1.2.3:8000/v1',
+      '    auth: bearer',
+      'defaultUpstream: azure',
+      '',
+    ].join('\n'));
+    const { config } = loadConfig({ config: path }, {});
+    expect(config.defaultUpstream).toBe('azure');
+    const ups = resolveUpstreams(config);
+    expect(ups.get('router')).toEqual({
+      name: 'router',
+      baseUrl: 'https://openrouter.ai/api/v1',
+      auth: 'bearer',
+      headers: { 'HTTP-Referer': 'https://intranet.example', 'X-Title': 'soakp' },
+    });
+    expect(ups.get('azure')).toEqual({ name: 'azure', baseUrl: 'https://res.openai.azure.com/openai/v1', auth: 'api-key', headers: {} });
+    expect(ups.get('anthro')?.auth).toBe('x-api-key');
+    expect(ups.get('plain')).toMatchObject({ baseUrl: 'http://10.1.2.3:8000/v1', auth: 'bearer' });
+  });
+
+  it.each([
+    ['a query string', 'https://a.example/v1?api-version=1'],
+    ['an empty query string', 'https://a.example/v1?'],
+    ['a fragment', 'https://a.example/v1#x'],
+    ['ftp', 'ftp://a.example/v1'],
+    ['file', 'file:///etc/passwd'],
+    ['javascript', 'javascript:alert(1)'],
+    ['no scheme', 'a.example/v1'],
+  ])('refuses an upstream baseUrl with %s', (_what, url) => {
+    const path = file('c.yaml', `upstreams:\n  mine:\n    baseUrl: ${JSON.stringify(url)}\n`);
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems.length).toBeGreaterThanOrEqual(1);
+    for (const p of problems) {
+      expect(p).toMatch(/^upstreams\.mine\.baseUrl/);
+      expect(p).toContain(path);
+    }
+  });
+
+  it.each([
+    ['a query string', 'https://a.example/v1?x=1'],
+    ['a non-http scheme', 'ws://a.example/v1'],
+  ])('refuses a default upstream URL with %s from the file, environment and flag', (_what, url) => {
+    const path = file('c.yaml', `upstream: ${JSON.stringify(url)}\n`);
+    expect(problemsOf(errorOf(() => loadConfig({ config: path }, {})))[0]).toMatch(/^upstream: .*in /);
+    expect(problemsOf(errorOf(() => loadConfig({}, { SOAKP_UPSTREAM: url })))[0]).toMatch(/^upstream: .*from SOAKP_UPSTREAM/);
+    expect(problemsOf(errorOf(() => loadConfig({ upstream: url }, {})))[0]).toMatch(/^upstream: .*from --upstream/);
+  });
+
+  it('refuses an upstream with neither baseUrl nor preset', () => {
+    const path = file('c.yaml', 'upstreams:\n  mine:\n    auth: bearer\n');
+    expect(problemsOf(errorOf(() => loadConfig({ config: path }, {})))[0]).toMatch(/^upstreams\.mine/);
+  });
+
+  it('refuses an unknown preset, auth style, header name and upstream name', () => {
+    const path = file('c.yaml', [
+      'upstreams:',
+      '  a:',
+      '    preset: anthropic',
+      '  b:',
+      '    baseUrl: https://b.example/v1',
+      '    auth: basic',
+      '  c:',
+      '    baseUrl: https://c.example/v1',
+      '    headers:',
+      '      "bad header": x',
+      '  Upper:',
+      '    baseUrl: https://d.example/v1',
+      '',
+    ].join('\n'));
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(4);
+    expect(problems.some((p) => p.startsWith('upstreams.a.preset'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('upstreams.b.auth'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('upstreams.c.headers'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('upstreams.Upper'))).toBe(true);
+  });
+
+  it('accepts a defaultUpstream naming a preset or a configured upstream', () => {
+    expect(loadConfig({ config: file('a.yaml', 'defaultUpstream: nanogpt\n') }, {}).config.defaultUpstream).toBe('nanogpt');
+    const path = file('b.yaml', 'defaultUpstream: mine\nupstreams:\n  mine:\n    baseUrl: https://m.example/v1\n');
+    expect(loadConfig({ config: path }, {}).config.defaultUpstream).toBe('mine');
+  });
+
+  it('refuses a defaultUpstream that names no known upstream', () => {
+    const path = file('c.yaml', 'defaultUpstream: elsewhere\nupstreams:\n  mine:\n    baseUrl: https://m.example/v1\n');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^defaultUpstream/);
+    expect(problems[0]).toContain('elsewhere');
+    expect(problems[0]).toContain('mine');
+  });
+});

@@ -1,0 +1,46 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, runCli } from '../helpers/cli.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { startServe } from '../helpers/serve.js';
+import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
+
+describe('soakp serve shuts down gracefully on SIGTERM', () => {
+  let temp: ReturnType<typeof tempDir>;
+  let upstream: FakeUpstream;
+
+  beforeAll(async () => {
+    temp = tempDir();
+    upstream = await startFakeUpstream();
+  });
+  afterAll(async () => {
+    await upstream?.close();
+    temp?.cleanup();
+  });
+
+  it('finishes the in-flight request, refuses nothing it accepted, exits 0 and leaves a clean database', async () => {
+    const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl };
+    const { token } = json<{ token: string }>(await runCli(['user', 'add', 'a@example.com', '--key-stdin', '--json'], env, canaryKey()));
+    const server = await startServe(env);
+    upstream.hold();
+    const inFlight = fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'slow' }] }),
+    });
+    await upstream.received(1); // the request is inside the proxy, waiting on the upstream
+    const exit = server.stop();
+    // The process must still be alive and waiting for the request: it has not exited yet.
+    expect(server.child.exitCode).toBeNull();
+    upstream.release();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('echo: slow');
+    expect(await exit).toBe(0);
+    expect(server.output()).toContain('shutting down');
+    // The database was closed cleanly: the WAL was checkpointed into the main file.
+    const wal = join(temp.dir, 'soakp.db-wal');
+    expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
+  });
+});
