@@ -7,11 +7,13 @@ import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
  */
 export class ChangePoller {
   readonly #listeners = new Set<() => void>();
+  readonly #raw: BetterSqlite3.Database;
   readonly #stmt: BetterSqlite3.Statement;
   readonly #timer: NodeJS.Timeout;
   #last = '';
 
   constructor(raw: BetterSqlite3.Database, intervalMs: number) {
+    this.#raw = raw;
     this.#stmt = raw.prepare('SELECT (SELECT data_version FROM pragma_data_version) || \':\' || total_changes() AS v').pluck();
     this.#last = this.#read();
     this.#timer = setInterval(() => this.#tick(), intervalMs);
@@ -33,6 +35,9 @@ export class ChangePoller {
   }
 
   #tick(): void {
+    // Mid-transaction, total_changes() already counts uncommitted writes and the commit will
+    // not move it again: reading now would announce the change early and never after it lands.
+    if (this.#raw.inTransaction) return;
     const now = this.#read();
     if (now === this.#last) return;
     this.#last = now;

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SoakpError } from '../../src/shared/errors.js';
+import type { Store } from '../../src/store/ports.js';
+import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { aKey, aUser, sealed } from '../contract/fixtures.js';
+
+let dir: string;
+let file: string;
+const opened: Store[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'soakp-sqlite-file-'));
+  file = join(dir, 'soakp.db');
+});
+
+afterEach(async () => {
+  try {
+    for (const store of opened.splice(0)) await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function open(fileKey?: Buffer): Promise<Store> {
+  const store = await openSqliteStore(fileKey ? { file, fileKey } : { file });
+  opened.push(store);
+  return store;
+}
+
+async function openError(fileKey?: Buffer): Promise<unknown> {
+  return open(fileKey).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+}
+
+function expectCorrupt(err: unknown): void {
+  expect(err).toBeInstanceOf(SoakpError);
+  expect(err).toMatchObject({ code: 'store_corrupt' });
+  expect((err as Error).message).toContain(file);
+}
+
+/** The database file and its write-ahead log, as raw bytes. */
+function rawBytes(): Buffer {
+  const wal = `${file}-wal`;
+  return Buffer.concat([readFileSync(file), existsSync(wal) ? readFileSync(wal) : Buffer.alloc(0)]);
+}
+
+describe('a file that is not a database', () => {
+  it.each([
+    ['random bytes', () => randomBytes(8192)],
+    ['a text file', () => Buffer.from('# soakp notes\nthis is not a database\n'.repeat(50))],
+  ])("is refused with 'store_corrupt' naming the file, and left unchanged: %s", async (_, content) => {
+    const before = content();
+    writeFileSync(file, before);
+    expectCorrupt(await openError());
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+});
+
+describe('whole-file encryption', () => {
+  const email = `canary-${randomBytes(6).toString('hex')}@example.test`;
+  const hint = `sk-…${randomBytes(4).toString('hex')}`;
+  const user = aUser({ email });
+  const key = aKey(user.id, { hint, sealed: sealed({ ciphertext: Buffer.from(`ciphertext-${hint}`) }) });
+
+  async function writeCanary(store: Store): Promise<void> {
+    await store.users.create(user);
+    await store.keys.put(key);
+  }
+
+  function expectNoPlaintext(bytes: Buffer): void {
+    expect(bytes.length).toBeGreaterThan(0);
+    expect(bytes.includes(email)).toBe(false);
+    expect(bytes.includes(hint)).toBe(false);
+    expect(bytes.includes('SQLite format 3')).toBe(false);
+  }
+
+  it('control: without a file key the same data is visible in the raw bytes', async () => {
+    const store = await open();
+    await writeCanary(store);
+    await store.close();
+    const bytes = rawBytes();
+    expect(bytes.includes('SQLite format 3')).toBe(true);
+    expect(bytes.includes(email)).toBe(true);
+  });
+
+  it('keeps the email, the key row and the SQLite header out of the file and its WAL', async () => {
+    const fileKey = randomBytes(32);
+    const store = await open(fileKey);
+    await writeCanary(store);
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0); // while open, the rows sit in the WAL
+    expectNoPlaintext(rawBytes());
+    await store.close();
+    expectNoPlaintext(rawBytes());
+  });
+
+  it("refuses to open without the key or with another key ('store_corrupt'), and opens with the right one", async () => {
+    const fileKey = randomBytes(32);
+    const store = await open(fileKey);
+    await writeCanary(store);
+    await store.close();
+    const sealedBytes = readFileSync(file);
+
+    expectCorrupt(await openError());
+    expectCorrupt(await openError(randomBytes(32)));
+    expect(readFileSync(file).equals(sealedBytes)).toBe(true);
+
+    const reopened = await open(Buffer.from(fileKey));
+    expect(await reopened.users.byEmail(email)).toEqual(user);
+    expect(await reopened.keys.get(user.id, key.upstream)).toEqual(key);
+  });
+});
+
+describe('file settings', () => {
+  it('puts the database in WAL mode', async () => {
+    const store = await open();
+    await store.users.create(aUser());
+    const raw = new BetterSqlite3(file, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('gives the database file (and its WAL) mode 0600, also when the file existed with wider permissions', async () => {
+    writeFileSync(file, '');
+    chmodSync(file, 0o644);
+    const store = await open();
+    await store.users.create(aUser());
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const wal = `${file}-wal`;
+    expect(existsSync(wal)).toBe(true);
+    expect(statSync(wal).mode & 0o777).toBe(0o600);
+  });
+});
