@@ -2,7 +2,7 @@ import { Accounts } from './admin/accounts.js';
 import { saveKey as saveKeyFlow } from './admin/save-key.js';
 import type { Overrides } from './config/load.js';
 import { type RunningServer, startServer } from './http/server.js';
-import { type Runtime, openRuntime } from './main.js';
+import { type Runtime, openRuntime, servicesOf } from './main.js';
 import { Authenticator } from './proxy/authenticate.js';
 import { Forwarder } from './proxy/forward.js';
 import { createLogger } from './shared/logger.js';
@@ -19,13 +19,14 @@ export class Soakp {
   readonly #rt: Runtime;
   readonly #accounts: Accounts;
   readonly #auth: Authenticator;
-  readonly #forwarder = new Forwarder();
+  readonly #forwarder: Forwarder;
 
   private constructor(rt: Runtime) {
     this.#rt = rt;
-    const deps = { ...rt, defaultUpstream: rt.config.defaultUpstream };
+    const deps = servicesOf(rt);
     this.#accounts = new Accounts(deps);
     this.#auth = new Authenticator(deps);
+    this.#forwarder = new Forwarder(rt.config.timeouts);
   }
 
   static async open(options: SoakpOptions = {}): Promise<Soakp> {
@@ -69,7 +70,7 @@ export class Soakp {
   /** Starts the HTTP proxy over this instance's store; `close()` stops it (not the store). */
   async listen(options: { host?: string; port?: number } = {}): Promise<RunningServer> {
     const rt = this.#rt;
-    return startServer({ ...rt, defaultUpstream: rt.config.defaultUpstream }, {
+    return startServer(servicesOf(rt), {
       host: options.host ?? rt.config.host,
       port: options.port ?? rt.config.port,
     });

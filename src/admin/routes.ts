@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isWellFormedToken } from '../crypto/tokens.js';
 import { tokenState } from '../domain/types.js';
-import { credentialOf } from '../proxy/credentials.js';
+import { credentialOf } from '../shared/credentials.js';
 import { SoakpError } from '../shared/errors.js';
 import type { Accounts } from './accounts.js';
 import { saveKey } from './save-key.js';

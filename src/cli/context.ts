@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Accounts } from '../admin/accounts.js';
 import type { Overrides } from '../config/load.js';
-import { openRuntime, type Runtime } from '../main.js';
+import { openRuntime, type Runtime, servicesOf } from '../main.js';
 import { createLogger } from '../shared/logger.js';
 
 export interface GlobalOptions extends Overrides {
@@ -27,7 +27,7 @@ export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: A
   const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
   const rt = await openRuntime({ flags: overridesOf(g), logger });
   try {
-    const accounts = new Accounts({ ...rt, defaultUpstream: rt.config.defaultUpstream });
+    const accounts = new Accounts(servicesOf(rt));
     return await fn(rt, accounts, g);
   } finally {
     await rt.close();
@@ -42,12 +42,13 @@ export function output(g: GlobalOptions, data: unknown, human: string): void {
 /** The upstream key from --key-stdin (preferred: it stays out of shell history and `ps`) or --key. */
 export async function readKey(opts: { key?: string; keyStdin?: boolean }): Promise<string | undefined> {
   if (opts.key !== undefined && opts.keyStdin) throw new UsageError('Give the key by --key or --key-stdin, not both.');
-  if (opts.keyStdin) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').trim();
-  }
-  return opts.key;
+  return opts.keyStdin ? stdinText() : opts.key;
+}
+
+export async function stdinText(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 export class UsageError extends Error {

@@ -3,6 +3,7 @@ import { isSoakpError, type ErrorCode } from '../shared/errors.js';
 import { UsageError } from './context.js';
 import { registerKey } from './key.js';
 import { registerMisc } from './misc.js';
+import { registerOpenWebUI } from './openwebui.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 import { registerUser } from './user.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerMisc(program);
   registerVault(program);
+  registerOpenWebUI(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { startServer } from '../http/server.js';
 import type { Overrides } from '../config/load.js';
-import { openRuntime } from '../main.js';
+import { openRuntime, servicesOf } from '../main.js';
 import { globalsOf, overridesOf } from './context.js';
 
 export function registerServe(program: Command): void {
@@ -15,8 +14,10 @@ export function registerServe(program: Command): void {
     .option('--encrypt-database', 'encrypt the whole SQLite file (new databases only)')
     .action(async (opts: Overrides, cmd: Command) => {
       const { host, port, upstream, logLevel, encryptDatabase } = opts;
+      // Loaded here, not at the top: the other commands need neither Fastify nor undici.
+      const { startServer } = await import('../http/server.js');
       const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, encryptDatabase } });
-      const server = await startServer({ ...rt, defaultUpstream: rt.config.defaultUpstream }, rt.config).catch(async (err: unknown) => {
+      const server = await startServer(servicesOf(rt), rt.config).catch(async (err: unknown) => {
         await rt.close();
         throw err;
       });

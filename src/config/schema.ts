@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../shared/duration.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
@@ -20,6 +21,48 @@ const upstream = z
   .strict()
   .refine((u) => u.preset !== undefined || u.baseUrl !== undefined, 'give a baseUrl or a preset');
 
+const duration = z.string().refine((t) => {
+  try {
+    parseDuration(t);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a duration such as 30s, 10m or 1h').transform((t) => parseDuration(t));
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+\s*(b|kb|mb|gb)$/i, 'must be a size such as 512mb or 64kb').transform((t) => {
+    const m = /^(\d+)\s*(b|kb|mb|gb)$/i.exec(t) as RegExpExecArray;
+    return Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number);
+  }),
+]);
+
+/** Limits that protect the proxy from its callers. */
+const limits = z
+  .object({
+    // OpenAI accepts uploads up to 512 MB (Uploads API parts, Files API); bodies stream, so
+    // this costs no memory — it only stops a caller from tying up a connection without end.
+    maxBodySize: size.default(512 * 1024 ** 2),
+    /** Time a client may take to send its request headers (slowloris). */
+    headersTimeout: duration.default(30_000),
+    /** Time a client may take to send its whole request, body included. */
+    requestTimeout: duration.default(15 * 60_000),
+  })
+  .strict();
+
+/** Timeouts towards the upstream. Generous: a reasoning model can think for minutes. */
+const timeouts = z
+  .object({
+    connect: duration.default(10_000),
+    /** Until the upstream's response headers arrive. */
+    firstByte: duration.default(10 * 60_000),
+    /** Longest silence between two chunks of the upstream's body. */
+    idle: duration.default(10 * 60_000),
+  })
+  .strict();
+
 /** Every setting, with its default. The config file uses these names; unknown keys are errors. */
 export const configSchema = z
   .object({
@@ -32,6 +75,8 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'upstream names are lower-case letters, digits, - and _'), upstream).default({}),
     logLevel: z.enum(LOG_LEVELS).default('info'),
     encryptDatabase: z.boolean().default(false),
+    limits: limits.default({ maxBodySize: 512 * 1024 ** 2, headersTimeout: 30_000, requestTimeout: 15 * 60_000 }),
+    timeouts: timeouts.default({ connect: 10_000, firstByte: 10 * 60_000, idle: 10 * 60_000 }),
   })
   .strict();
 

@@ -1,6 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Accounts } from '../admin/accounts.js';
 import { adminRoutes } from '../admin/routes.js';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
 import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
@@ -9,6 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { bytesOf, bytesSince, createHttpServer } from './listener.js';
 import './types.js';
 
 export interface AppDeps {
@@ -18,6 +21,7 @@ export interface AppDeps {
   defaultUpstream: string;
   forwarder: Forwarder;
   logger: Logger;
+  limits: Config['limits'];
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
@@ -29,27 +33,40 @@ export interface AppState {
 export async function buildApp(deps: AppDeps, state: AppState = { closing: false }): Promise<{ app: FastifyInstance; auth: Authenticator }> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    serverFactory: (handler) => createHttpServer(handler, deps.limits),
+    genReqId: () => `soakp-${randomBytes(9).toString('base64url')}`,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     return503OnClosing: true,
-    connectionTimeout: 0,
-    requestTimeout: 0, // bodies and answers stream for as long as a generation takes
-    keepAliveTimeout: 72_000,
     // Refuse what does not match a schema instead of Fastify's defaults of quietly dropping
     // unknown fields and coercing types: an API that guesses hides the caller's mistakes.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
   app.decorateRequest('principal', null);
+  app.decorateRequest('bytesAtStart', null);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onRequest', async (request) => {
+    request.bytesAtStart = bytesOf(request);
+  });
+  app.addHook('onSend', async (request, reply) => {
+    // The upstream's request id when it sent one (it is the id its support asks for), else ours.
+    if (!reply.hasHeader('x-request-id')) reply.header('x-request-id', request.id);
     // Keep-alive would hold a finished request's socket open past shutdown; end it instead.
     if (state.closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { ...request.principal, method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        ...request.principal,
+        method: request.method,
+        path: request.url.split('?', 1)[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...bytesSince(request),
+        upstreamRequestId: reply.getHeader('x-request-id') === request.id ? undefined : reply.getHeader('x-request-id'),
+      },
       'request',
     );
     // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
@@ -66,7 +83,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   });
   const auth = new Authenticator(deps);
   const accounts = new Accounts(deps);
-  await app.register(async (scope) => proxyRoutes(scope, { auth, forwarder: deps.forwarder }));
+  await app.register(async (scope) => proxyRoutes(scope, { auth, forwarder: deps.forwarder, maxBodySize: deps.limits.maxBodySize }));
   await app.register(async (scope) => adminRoutes(scope, accounts));
   return { app, auth };
 }

@@ -14,6 +14,9 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     reply.raw.destroy(); // mid-stream: the only honest signal left is to cut the connection
     return reply;
   }
+  // A refused request whose body was not read (413, or refused before forwarding) would
+  // leave the client writing into a socket nobody reads: answer, then close the connection.
+  if (!request.raw.complete) reply.header('connection', 'close');
   return reply.code(status).header('content-type', 'application/json').send(body);
 }
 

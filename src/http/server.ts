@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { Upstream } from '../config/upstreams.js';
 import { Forwarder } from '../proxy/forward.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
-import type { Upstream } from '../config/upstreams.js';
 import { buildApp } from './app.js';
 
 export interface ServerDeps {
@@ -12,6 +13,8 @@ export interface ServerDeps {
   upstreams: ReadonlyMap<string, Upstream>;
   defaultUpstream: string;
   logger: Logger;
+  limits: Config['limits'];
+  timeouts: Config['timeouts'];
 }
 
 export interface RunningServer {
@@ -22,7 +25,7 @@ export interface RunningServer {
 }
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
-  const forwarder = new Forwarder();
+  const forwarder = new Forwarder(deps.timeouts);
   const state = { closing: false };
   const { app, auth } = await buildApp({ ...deps, forwarder }, state);
   try {

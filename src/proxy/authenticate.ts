@@ -1,16 +1,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/upstreams.js';
 import { isWellFormedToken } from '../crypto/tokens.js';
+import { normaliseEmail } from '../domain/email.js';
+import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
 import { type TokenRecord, type User, tokenState } from '../domain/types.js';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Secret } from '../shared/secret.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
-import { credentialOf } from './credentials.js';
+import { BoundedCache } from './cache.js';
+import { credentialOf } from '../shared/credentials.js';
+import { openWebUIIdentity } from './openwebui.js';
 
 /** Who is calling, through which upstream, with which key. */
 export interface Principal {
   readonly user: User;
+  /** The credential used: a personal token, or the Open WebUI connection key. */
   readonly token: TokenRecord;
   readonly upstream: Upstream;
   readonly key: Secret<string>;
@@ -23,57 +28,107 @@ export interface AuthDeps {
   defaultUpstream: string;
 }
 
-const CACHE_LIMIT = 10_000;
+/** What the request asks for: Open WebUI's identity-less model listing is allowed, nothing else. */
+export interface Target {
+  method: string;
+  /** The path after /v1, without the query. */
+  path: string;
+}
 
 /**
- * The single authentication decision point of the data plane. Known tokens are served
- * from a bounded cache (token hash → principal with its opened key) that is emptied on
- * every committed change to the store, so revocation still lands within the poll interval.
+ * The single authentication decision point, for every route and every credential carrier:
+ * personal tokens, and the Open WebUI connection key with the identity it forwards.
+ * Lookups are cached (bounded) and the caches emptied on every committed store change,
+ * so revocation, disabling and key replacement still land within the poll interval.
  */
 export class Authenticator {
   readonly #deps: AuthDeps;
-  readonly #cache = new Map<string, Principal>();
+  readonly #tokens = new BoundedCache<TokenRecord>();
+  readonly #principals = new BoundedCache<Principal>();
+  readonly #jwtSecrets = new BoundedCache<Secret<Buffer> | null>();
   readonly #unsubscribe: () => void;
 
   constructor(deps: AuthDeps) {
     this.#deps = deps;
-    this.#unsubscribe = deps.store.onChange(() => this.#cache.clear());
+    this.#unsubscribe = deps.store.onChange(() => {
+      this.#tokens.clear();
+      this.#principals.clear();
+      this.#jwtSecrets.clear();
+    });
   }
 
-  async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
-    const token = credentialOf(headers);
+  async authenticate(headers: IncomingHttpHeaders, target: Target = { method: 'POST', path: '' }): Promise<Principal> {
+    const credential = credentialOf(headers);
     // The checksum filters typos and junk (10 KB strings, SQL) before any hashing or lookup.
-    if (!isWellFormedToken(token)) throw invalid();
-    const hash = this.#deps.vault.hashToken(token);
-    const cacheKey = hash.toString('base64');
-    const principal = this.#cache.get(cacheKey) ?? (await this.#load(hash, cacheKey));
-    const state = tokenState(principal.token, Date.now());
-    if (state === 'expired') throw new SoakpError('token_expired', 'This soakp token has expired.');
-    return principal;
+    if (!isWellFormedToken(credential)) throw invalid();
+    const token = await this.#token(this.#deps.vault.hashToken(credential));
+    if (token.kind === 'personal' && token.userId !== null) return this.#principal(token, { id: token.userId });
+    if (token.kind !== 'openwebui') throw invalid();
+    const options = token.options as unknown as OpenWebUIOptions;
+    const identity = await openWebUIIdentity(headers, options, (await this.#jwtSecret(token))?.reveal());
+    if (identity.kind === 'email') return this.#principal(token, { email: identity.email });
+    if (options.modelsUser && target.method === 'GET' && /^\/models(\/[^/]+)?$/.test(target.path)) {
+      return this.#principal(token, { email: options.modelsUser });
+    }
+    throw new SoakpError('invalid_api_key', 'Open WebUI sent no user identity: set ENABLE_FORWARD_USER_INFO_HEADERS=true in Open WebUI.');
   }
 
   close(): void {
     this.#unsubscribe();
-    this.#cache.clear();
   }
 
-  async #load(hash: Buffer, cacheKey: string): Promise<Principal> {
+  async #token(hash: Buffer): Promise<TokenRecord> {
+    const cacheKey = hash.toString('base64');
+    let token = this.#tokens.get(cacheKey);
+    if (!token) {
+      token = await this.#deps.store.tokens.byHash(hash);
+      if (!token) throw invalid();
+      this.#tokens.set(cacheKey, token);
+    }
+    const state = tokenState(token, Date.now());
+    if (state === 'revoked') throw new SoakpError('token_revoked', 'This soakp token has been revoked.');
+    if (state === 'expired') throw new SoakpError('token_expired', 'This soakp token has expired.');
+    return token;
+  }
+
+  async #jwtSecret(token: TokenRecord): Promise<Secret<Buffer> | null> {
+    const cached = this.#jwtSecrets.get(token.id);
+    if (cached !== undefined) return cached;
+    const id = openWebUISecretId(token.id);
+    const sealed = await this.#deps.store.secrets.get(id);
+    const secret = sealed ? this.#deps.vault.openInternal(id, sealed) : null;
+    this.#jwtSecrets.set(token.id, secret);
+    return secret;
+  }
+
+  async #principal(token: TokenRecord, who: { id: string } | { email: string }): Promise<Principal> {
+    const cacheKey = `${token.id}|${'id' in who ? who.id : who.email}`;
+    const cached = this.#principals.get(cacheKey);
+    if (cached) return cached;
     const { store, vault, upstreams, defaultUpstream } = this.#deps;
-    const token = await store.tokens.byHash(hash);
-    if (!token || token.kind !== 'personal' || token.userId === null) throw invalid();
-    if (token.revokedAt !== null) throw new SoakpError('token_revoked', 'This soakp token has been revoked.');
-    const user = await store.users.byId(token.userId);
-    if (!user) throw invalid();
+    const user = 'id' in who ? await store.users.byId(who.id) : await store.users.byEmail(emailOf(who.email));
+    if (!user) {
+      if ('id' in who) throw invalid();
+      throw new SoakpError('invalid_api_key', `Open WebUI user ${emailOf(who.email)} has no soakp account; add them with \`soakp user add\`.`);
+    }
     if (user.status !== 'active') throw new SoakpError('user_disabled', 'This user is disabled.');
     const name = typeof token.options.upstream === 'string' ? token.options.upstream : defaultUpstream;
     const upstream = upstreams.get(name);
-    if (!upstream) throw new SoakpError('no_upstream_key', `This token is for upstream "${name}", which is no longer configured.`);
+    if (!upstream) throw new SoakpError('no_upstream_key', `This credential is for upstream "${name}", which is no longer configured.`);
     const record = await store.keys.get(user.id, name);
-    if (!record) throw new SoakpError('no_upstream_key', `No upstream key is stored for this user on "${name}".`);
+    if (!record) throw new SoakpError('no_upstream_key', `No upstream key is stored for ${user.email} on "${name}".`);
     const principal: Principal = { user, token, upstream, key: vault.openUpstreamKey(record) };
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(cacheKey, principal);
+    this.#principals.set(cacheKey, principal);
     return principal;
+  }
+}
+
+function emailOf(text: string): string {
+  try {
+    return normaliseEmail(text);
+  } catch (err) {
+    if (isSoakpError(err)) throw new SoakpError('invalid_api_key', 'The forwarded Open WebUI identity is not a valid email address.');
+    throw err;
   }
 }
 

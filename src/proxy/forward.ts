@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, errors } from 'undici';
 import type { Upstream } from '../config/upstreams.js';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Secret } from '../shared/secret.js';
 import { upstreamRequestHeaders } from './headers.js';
 
@@ -23,17 +23,18 @@ export interface ForwardResponse {
   body: Readable;
 }
 
+/** Milliseconds; the `timeouts` settings. */
 export interface ForwarderOptions {
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
+  connect: number;
+  firstByte: number;
+  idle: number;
 }
 
 export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
-  connectTimeoutMs: 10_000,
+  connect: 10_000,
   // Generous: a reasoning model can think for minutes before its first byte.
-  headersTimeoutMs: 600_000,
-  bodyTimeoutMs: 600_000,
+  firstByte: 600_000,
+  idle: 600_000,
 };
 
 /**
@@ -46,9 +47,9 @@ export class Forwarder {
 
   constructor(options: ForwarderOptions = DEFAULT_FORWARDER_OPTIONS) {
     this.#agent = new Agent({
-      connectTimeout: options.connectTimeoutMs,
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
+      connectTimeout: options.connect,
+      headersTimeout: options.firstByte,
+      bodyTimeout: options.idle,
       keepAliveTimeout: 30_000,
     });
   }
@@ -77,6 +78,7 @@ export class Forwarder {
 
 /** 504 for timeouts, 499 when our client left, 502 for anything else that kept us from the upstream. */
 export function upstreamError(err: unknown, upstream: string): SoakpError {
+  if (isSoakpError(err)) return err; // e.g. the request body went over the size limit
   if (err instanceof errors.ConnectTimeoutError || err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
     return new SoakpError('upstream_timeout', `The upstream "${upstream}" did not answer in time.`, { cause: err });
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from './authenticate.js';
+import { requestBody } from './body.js';
 import type { Forwarder } from './forward.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { upstreamPathOf } from './path.js';
@@ -7,6 +8,7 @@ import { upstreamPathOf } from './path.js';
 export interface ProxyDeps {
   auth: Authenticator;
   forwarder: Forwarder;
+  maxBodySize: number;
 }
 
 /**
@@ -24,27 +26,26 @@ export async function proxyRoutes(app: FastifyInstance, deps: ProxyDeps): Promis
 }
 
 async function handle(deps: ProxyDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const principal = await deps.auth.authenticate(request.headers);
-  request.principal = { userId: principal.user.id, tokenId: principal.token.id, upstream: principal.upstream.name };
   const pathAndQuery = upstreamPathOf(request.raw.url ?? '/');
+  const path = pathAndQuery.split('?', 1)[0] as string;
+  const principal = await deps.auth.authenticate(request.headers, { method: request.method, path });
+  request.principal = { userId: principal.user.id, tokenId: principal.token.id, upstream: principal.upstream.name };
+  const body = requestBody(request, deps.maxBodySize);
   const controller = new AbortController();
   // A client that leaves cancels the upstream call at once: it would go on generating (and billing).
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort();
   });
+  // Server-Timing (W3C): the proxy's own time before the upstream was called.
+  reply.header('server-timing', `soakp;dur=${reply.elapsedTime.toFixed(2)}`);
   const res = await deps.forwarder.forward({
     upstream: principal.upstream,
     key: principal.key,
     method: request.method,
     pathAndQuery,
     headers: request.headers,
-    body: hasBody(request) ? request.raw : null,
+    body,
     signal: controller.signal,
   });
   return reply.code(res.status).headers(downstreamResponseHeaders(res.headers)).send(res.body);
-}
-
-function hasBody(request: FastifyRequest): boolean {
-  const h = request.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }

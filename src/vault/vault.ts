@@ -47,6 +47,15 @@ export class Vault {
     return new Secret(plain.toString('utf8'));
   }
 
+  /** Seals a secret of the proxy's own (e.g. an Open WebUI JWT secret) under the record id `id`. */
+  sealInternal(id: string, plaintext: Buffer): SealedSecret {
+    return sealSecret(this.#keyring, plaintext, internalSecretContext(id));
+  }
+
+  openInternal(id: string, sealed: SealedSecret): Secret<Buffer> {
+    return new Secret(this.#withFreshKeyring(sealed.masterVersion, (k) => openSecret(k, sealed, internalSecretContext(id))));
+  }
+
   hashToken(token: string): Buffer {
     return hashToken(this.#tokenHashKey.reveal(), token);
   }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from './errors.js';
 import { credentialOf } from './credentials.js';
 
 const TOKEN = 'sk-soakp-CANARYtoken0123456789abcdef';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from './errors.js';
 
 /** Every header a caller may present a credential in. Node lower-cases header names. */
 export const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key'] as const;

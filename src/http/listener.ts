@@ -1,0 +1,35 @@
+import { type RequestListener, type Server, createServer } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config/schema.js';
+
+/**
+ * The Node listener, with the protections against slow clients (slowloris and friends):
+ * headers must arrive within `headersTimeout`, the whole request within `requestTimeout`
+ * (RFC 9110 §15.5.9, 408). Answers are not timed: a generation streams as long as it takes.
+ */
+export function createHttpServer(handler: RequestListener, limits: Config['limits']): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: 72_000,
+      // Check pending requests against those timeouts every second instead of every 30 s.
+      connectionsCheckingInterval: 1_000,
+    },
+    handler,
+  );
+  server.timeout = 0;
+  return server;
+}
+
+export function bytesOf(request: FastifyRequest): { read: number; written: number } {
+  const socket = request.raw.socket;
+  return { read: socket.bytesRead, written: socket.bytesWritten };
+}
+
+/** Bytes in and out for one request, headers included: HTTP/1.1 answers a socket's requests in order. */
+export function bytesSince(request: FastifyRequest): { bytesIn: number; bytesOut: number } | undefined {
+  if (!request.bytesAtStart) return undefined;
+  const now = bytesOf(request);
+  return { bytesIn: now.read - request.bytesAtStart.read, bytesOut: now.written - request.bytesAtStart.written };
+}

@@ -1,0 +1,35 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { SoakpError } from '../shared/errors.js';
+
+/**
+ * The request body to forward, as a stream, or null when there is none. A declared
+ * Content-Length over the limit is refused before anything is sent; a chunked body is
+ * counted as it streams and cut off (413) the moment it passes the limit.
+ */
+export function requestBody(request: FastifyRequest, maxBytes: number): Readable | null {
+  const h = request.headers;
+  if (h['transfer-encoding'] !== undefined) return request.raw.pipe(new ByteLimit(maxBytes));
+  const length = h['content-length'] === undefined ? 0 : Number(h['content-length']);
+  if (length > maxBytes) throw tooLarge(maxBytes);
+  return length > 0 ? request.raw : null;
+}
+
+class ByteLimit extends Transform {
+  #seen = 0;
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.#seen > this.max) done(tooLarge(this.max));
+    else done(null, chunk);
+  }
+}
+
+function tooLarge(max: number): SoakpError {
+  return new SoakpError('payload_too_large', `The request body is larger than the limit of ${max} bytes.`);
+}
