@@ -6,11 +6,12 @@ import type { Config } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
 import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
+import { realtimeUpgrade } from '../proxy/realtime.js';
 import { proxyRoutes } from '../proxy/route.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { bytesOf, bytesSince, createHttpServer } from './listener.js';
 import './types.js';
 
@@ -22,6 +23,7 @@ export interface AppDeps {
   forwarder: Forwarder;
   logger: Logger;
   limits: Config['limits'];
+  connectTimeout: number;
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
@@ -34,6 +36,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     serverFactory: (handler) => createHttpServer(handler, deps.limits),
+    clientErrorHandler,
     genReqId: () => `soakp-${randomBytes(9).toString('base64url')}`,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -82,6 +85,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     }
   });
   const auth = new Authenticator(deps);
+  app.server.on('upgrade', realtimeUpgrade(auth, deps.logger, deps.connectTimeout));
   const accounts = new Accounts(deps);
   await app.register(async (scope) => proxyRoutes(scope, { auth, forwarder: deps.forwarder, maxBodySize: deps.limits.maxBodySize }));
   await app.register(async (scope) => adminRoutes(scope, accounts));

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
 
 /**
@@ -34,4 +36,23 @@ function asSoakpError(error: FastifyError | Error): SoakpError {
   if (status === 415) return new SoakpError('unsupported_media_type', error.message);
   if (status >= 400 && status < 500) return new SoakpError('invalid_request', error.message);
   return new SoakpError('internal_error', 'The proxy failed to handle the request.', { cause: error });
+}
+
+/**
+ * Requests Node's parser refuses before Fastify sees them (smuggling shapes, NUL bytes,
+ * oversized headers, slow clients): answered in OpenAI's envelope on the raw socket, which
+ * is then closed — after a framing error nothing later on that connection can be trusted.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return;
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new SoakpError('request_timeout', 'The request took too long to arrive.')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new SoakpError('headers_too_large', 'The request headers are too large.')
+        : new SoakpError('invalid_request', 'The request is not valid HTTP/1.1.');
+  this.log.debug({ code: err.code }, 'client error');
+  const { status, body } = toEnvelope(e);
+  const text = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

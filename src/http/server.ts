@@ -27,7 +27,7 @@ export interface RunningServer {
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const forwarder = new Forwarder(deps.timeouts);
   const state = { closing: false };
-  const { app, auth } = await buildApp({ ...deps, forwarder }, state);
+  const { app, auth } = await buildApp({ ...deps, forwarder, connectTimeout: deps.timeouts.connect }, state);
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {

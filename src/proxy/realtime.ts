@@ -1,0 +1,94 @@
+import { type IncomingHttpHeaders, type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../shared/logger.js';
+import { SoakpError, toEnvelope } from '../shared/errors.js';
+import type { Authenticator } from './authenticate.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { upstreamPathOf } from './path.js';
+
+// Browsers cannot set headers on a WebSocket: OpenAI accepts the key as this subprotocol.
+const KEY_PROTOCOL = 'openai-insecure-api-key.';
+
+/**
+ * WebSocket passthrough (`/v1/realtime`): the upgrade is authenticated by the same decision
+ * point as every other request, then the two sockets are joined byte for byte. Answers
+ * other than 101 (the upstream's refusals) pass through as they came.
+ */
+export function realtimeUpgrade(auth: Authenticator, logger: Logger, connectTimeoutMs: number) {
+  return (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+    void upgrade(auth, req, client, head, connectTimeoutMs).then(
+      (status) => logger.info({ method: 'GET', path: req.url?.split('?', 1)[0], status, upgrade: 'websocket' }, 'request'),
+      (err: unknown) => {
+        const { status, body } = toEnvelope(err);
+        if (status >= 500) logger.error({ err }, 'websocket upgrade failed');
+        refuse(client, status, JSON.stringify(body));
+      },
+    );
+  };
+}
+
+async function upgrade(auth: Authenticator, req: IncomingMessage, client: Duplex, head: Buffer, connectTimeoutMs: number): Promise<number> {
+  const pathAndQuery = upstreamPathOf(req.url ?? '/');
+  const path = pathAndQuery.split('?', 1)[0] as string;
+  if (!/^\/realtime(\/|$)/.test(path)) throw new SoakpError('not_found', 'WebSocket upgrades are served on /v1/realtime only.');
+  const { headers, protocols } = withKeyFromProtocol(req.headers);
+  const principal = await auth.authenticate(headers, { method: 'GET', path });
+  const base = new URL(principal.upstream.baseUrl);
+  const outgoing = upstreamRequestHeaders(headers, principal.upstream, principal.key);
+  Object.assign(outgoing, { connection: 'Upgrade', upgrade: 'websocket' });
+  if (protocols.length > 0) outgoing['sec-websocket-protocol'] = protocols.join(', ');
+  const send = base.protocol === 'https:' ? httpsRequest : httpRequest;
+  const upstreamReq = send({ host: base.hostname, port: base.port, path: `${base.pathname.replace(/\/$/, '')}${pathAndQuery}`, method: 'GET', headers: outgoing, timeout: connectTimeoutMs });
+  client.once('close', () => upstreamReq.destroy()); // the caller left before the upstream answered
+  return new Promise((resolve, reject) => {
+    upstreamReq.once('timeout', () => upstreamReq.destroy(new SoakpError('upstream_timeout', `The upstream "${principal.upstream.name}" did not answer in time.`)));
+    upstreamReq.once('error', (err) => reject(err instanceof SoakpError ? err : new SoakpError('upstream_unreachable', `The upstream "${principal.upstream.name}" could not be reached.`, { cause: err })));
+    upstreamReq.once('response', (res) => {
+      // Not upgraded: relay the upstream's answer (its refusal) and close.
+      client.write(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n${rawHeaders(res.rawHeaders, ['connection', 'transfer-encoding', 'set-cookie'])}connection: close\r\n\r\n`);
+      res.pipe(client);
+      resolve(res.statusCode ?? 502);
+    });
+    upstreamReq.once('upgrade', (res, upstream, upstreamHead) => {
+      upstreamReq.setTimeout(0);
+      client.write(`HTTP/1.1 101 Switching Protocols\r\n${rawHeaders(res.rawHeaders, ['set-cookie'])}\r\n`);
+      if (upstreamHead.length > 0) client.write(upstreamHead);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+      const close = () => {
+        upstream.destroy();
+        client.destroy();
+      };
+      upstream.once('close', close).once('error', close);
+      client.once('close', close).once('error', close);
+      resolve(101);
+    });
+    upstreamReq.end();
+  });
+}
+
+/** Moves a key sent as the `openai-insecure-api-key.<token>` subprotocol into Authorization. */
+function withKeyFromProtocol(headers: IncomingHttpHeaders): { headers: IncomingHttpHeaders; protocols: string[] } {
+  const offered = String(headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const keyed = offered.filter((p) => p.startsWith(KEY_PROTOCOL));
+  const protocols = offered.filter((p) => !p.startsWith(KEY_PROTOCOL));
+  const copy: IncomingHttpHeaders = { ...headers };
+  delete copy['sec-websocket-protocol'];
+  if (keyed.length === 1 && copy.authorization === undefined) copy.authorization = `Bearer ${(keyed[0] as string).slice(KEY_PROTOCOL.length)}`;
+  else if (keyed.length > 1) throw new SoakpError('invalid_api_key', 'More than one key was offered as a WebSocket subprotocol.');
+  return { headers: copy, protocols };
+}
+
+function rawHeaders(raw: string[], drop: string[]): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!drop.includes((raw[i] as string).toLowerCase())) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  return out;
+}
+
+function refuse(socket: Duplex, status: number, body: string): void {
+  if (!socket.writable) return;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}

@@ -1,0 +1,107 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { RunningServer } from '../../src/http/server.js';
+import { Soakp } from '../../src/library.js';
+import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
+
+/** A fake realtime upstream: echoes each message back, prefixed; records the upgrade's headers. */
+async function startRealtimeUpstream() {
+  const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+  const http: Server = createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('realtime') ? 'realtime' : false) });
+  http.on('upgrade', (req, socket, head) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    if (req.headers.authorization === undefined) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{"error":"no key..."}');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(binary ? data : `echo:${data.toString()}`, { binary })));
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    baseUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1`,
+    seen,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    },
+  };
+}
+
+function open(url: string, options: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', reject);
+  });
+}
+
+function next(ws: WebSocket): Promise<{ data: string; binary: boolean }> {
+  return new Promise((resolve) => ws.once('message', (data, binary) => resolve({ data: binary ? (data as Buffer).toString('hex') : data.toString(), binary })));
+}
+
+describe('realtime WebSocket passthrough', () => {
+  let upstream: Awaited<ReturnType<typeof startRealtimeUpstream>>;
+  let temp: ReturnType<typeof tempDir>;
+  let soakp: Soakp;
+  let server: RunningServer;
+  let token: string;
+  const key = canaryKey();
+  let wsBase: string;
+
+  beforeAll(async () => {
+    temp = tempDir();
+    upstream = await startRealtimeUpstream();
+    soakp = await Soakp.open({ dataDir: temp.dir, upstreamUrl: upstream.baseUrl, logLevel: 'silent', env: { SOAKP_MASTER_KEY: randomMasterKey() } });
+    server = await soakp.listen({ host: '127.0.0.1', port: 0 });
+    token = await soakp.saveKey(key, { email: 'alice@example.com' });
+    wsBase = server.url.replace('http:', 'ws:');
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await soakp?.close();
+    await upstream?.close();
+    temp?.cleanup();
+  });
+
+  it('joins the sockets with the key swapped in, text and binary frames both ways', async () => {
+    const ws = await open(`${wsBase}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${token}`, 'x-openwebui-user-email': 'x@example.com' }, protocols: ['realtime'] });
+    try {
+      expect(ws.protocol).toBe('realtime');
+      const reply = next(ws);
+      ws.send('{"type":"session.update"}');
+      expect(await reply).toEqual({ data: 'echo:{"type":"session.update"}', binary: false });
+      const bin = next(ws);
+      ws.send(Buffer.from([0, 1, 2, 255]), { binary: true });
+      expect(await bin).toEqual({ data: '000102ff', binary: true });
+    } finally {
+      ws.close();
+    }
+    const seen = upstream.seen.at(-1);
+    expect(seen?.url).toBe('/v1/realtime?model=gpt-realtime');
+    expect(seen?.headers.authorization).toBe(`Bearer ${key}`);
+    expect(seen?.headers['x-openwebui-user-email']).toBeUndefined();
+  });
+
+  it("accepts the browser form, the key as an 'openai-insecure-api-key.' subprotocol, and never forwards it", async () => {
+    const ws = await open(`${wsBase}/v1/realtime`, { protocols: ['realtime', `openai-insecure-api-key.${token}`] });
+    ws.close();
+    const seen = upstream.seen.at(-1);
+    expect(seen?.headers.authorization).toBe(`Bearer ${key}`);
+    expect(seen?.headers['sec-websocket-protocol']).toBe('realtime');
+  });
+
+  it('refuses an upgrade without a valid token, before the upstream hears of it', async () => {
+    const before = upstream.seen.length;
+    await expect(open(`${wsBase}/v1/realtime`)).rejects.toMatchObject({ status: 401 });
+    await expect(open(`${wsBase}/v1/realtime`, { headers: { authorization: 'Bearer sk-soakp-nope' } })).rejects.toMatchObject({ status: 401 });
+    await expect(open(`${wsBase}/v1/realtime`, { protocols: ['openai-insecure-api-key.sk-soakp-nope'] })).rejects.toMatchObject({ status: 401 });
+    await expect(open(`${wsBase}/v1/chat/completions`, { headers: { authorization: `Bearer ${token}` } })).rejects.toMatchObject({ status: 404 });
+    expect(upstream.seen.length).toBe(before);
+  });
+});
