@@ -83,10 +83,10 @@ export class Accounts {
     return issueToken(this.deps.store, this.deps.vault, { kind: 'personal', userId: user.id, name: options.name ?? 'default', expiresAt, options: { upstream } });
   }
 
-  async listTokens(email?: string): Promise<Array<TokenRecord & { email: string | null }>> {
+  async listTokens(email?: string, all = false): Promise<Array<TokenRecord & { email: string | null }>> {
     const { store } = this.deps;
     const userId = email === undefined ? undefined : (await this.user(email)).id;
-    const tokens = await store.tokens.list({ userId, kinds: ['personal'] });
+    const tokens = await store.tokens.list({ userId, kinds: all ? ['personal', 'admin', 'openwebui'] : ['personal'] });
     const emails = new Map((await store.users.list()).map((u) => [u.id, u.email]));
     return tokens.map((t) => ({ ...t, email: t.userId ? (emails.get(t.userId) ?? null) : null }));
   }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isWellFormedToken } from '../crypto/tokens.js';
+import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
 import { tokenState } from '../domain/types.js';
 import { credentialOf } from '../shared/credentials.js';
 import { SoakpError } from '../shared/errors.js';
@@ -39,6 +39,7 @@ async function requireAdmin(accounts: Accounts, headers: Parameters<typeof crede
   const denied = new SoakpError('invalid_api_key', 'This route needs an admin token (`soakp admin token`).');
   if (!isWellFormedToken(credential)) throw denied;
   const { store, vault } = accounts.deps;
-  const token = await store.tokens.byHash(vault.hashToken(credential));
-  if (!token || token.kind !== 'admin' || tokenState(token, Date.now()) !== 'active') throw denied;
+  const hash = vault.hashToken(credential);
+  const token = await store.tokens.byHash(hash);
+  if (!token || !sameHash(token.hash, hash) || token.kind !== 'admin' || tokenState(token, Date.now()) !== 'active') throw denied;
 }

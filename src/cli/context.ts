@@ -17,7 +17,7 @@ export function globalsOf(cmd: Command): GlobalOptions {
  * other commands have options of the same name with other meanings (`--upstream NAME`).
  */
 export function overridesOf(g: GlobalOptions): Overrides {
-  return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl };
+  return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl, encryptDatabase: g.encryptDatabase };
 }
 
 /** Opens the runtime for one command, runs it, and always closes the database after. */
@@ -55,6 +55,12 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export function when(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** An ISO time (to the second), or null: JSON shows null, tables show '-'. */
+export function when(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A table row: tab-separated cells, '-' for absent values. */
+export function row(cells: Array<string | number | null | undefined>): string {
+  return cells.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))).join('\t');
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSoakpError, type ErrorCode } from '../shared/errors.js';
 import { UsageError } from './context.js';
@@ -23,7 +24,9 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config file (YAML or JSON)')
     .option('--data-dir <dir>', 'data directory (default ./data)')
     .option('--database-url <url>', 'database (default: SQLite file <data-dir>/soakp.db)')
+    .option('--encrypt-database', 'encrypt the whole SQLite file (chosen when the database is created)')
     .option('--json', 'machine-readable output')
+    .version(version(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
   registerServe(program);
@@ -54,4 +57,9 @@ export async function main(argv: string[]): Promise<number> {
 
 function allCommands(cmd: Command): Command[] {
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

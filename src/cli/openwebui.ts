@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connectOpenWebUI } from '../admin/openwebui.js';
-import { output, stdinText, when, withRuntime } from './context.js';
+import { output, row, stdinText, when, withRuntime } from './context.js';
 
 export function registerOpenWebUI(program: Command): void {
   const owui = program.command('openwebui').description('Open WebUI as a trusted front end');
@@ -35,7 +35,7 @@ export function registerOpenWebUI(program: Command): void {
         const keys = (await rt.store.tokens.list({ kinds: ['openwebui'] })).map((t) => ({
           id: t.id, name: t.name, prefix: t.displayPrefix, options: t.options, createdAt: when(t.createdAt), revokedAt: when(t.revokedAt),
         }));
-        const rows = keys.map((k) => [k.id, k.name, k.prefix, JSON.stringify(k.options), k.createdAt, k.revokedAt].join('\t'));
+        const rows = keys.map((k) => row([k.id, k.name, k.prefix, JSON.stringify(k.options), k.createdAt, k.revokedAt]));
         output(g, keys, rows.length > 0 ? ['ID\tNAME\tPREFIX\tOPTIONS\tCREATED\tREVOKED', ...rows].join('\n') : 'No Open WebUI connections.');
       });
     });

@@ -11,7 +11,6 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'listen port (default 3000)')
     .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--encrypt-database', 'encrypt the whole SQLite file (new databases only)')
     .action(async (opts: Overrides, cmd: Command) => {
       const { host, port, upstream, logLevel, encryptDatabase } = opts;
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { tokenState } from '../domain/types.js';
 import { parseDuration } from '../shared/duration.js';
-import { output, when, withRuntime } from './context.js';
+import { output, row, when, withRuntime } from './context.js';
 
 export function registerToken(program: Command): void {
   const token = program.command('token').description('personal tokens');
@@ -27,15 +27,16 @@ export function registerToken(program: Command): void {
   token
     .command('list [email]')
     .description('tokens by id and display prefix, never whole')
-    .action(async (email: string | undefined, _opts: unknown, cmd: Command) => {
+    .option('--all', 'also admin tokens and Open WebUI connection keys')
+    .action(async (email: string | undefined, opts: { all?: boolean }, cmd: Command) => {
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const now = Date.now();
-        const tokens = (await accounts.listTokens(email)).map((t) => ({
-          id: t.id, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
+        const tokens = (await accounts.listTokens(email, opts.all === true)).map((t) => ({
+          id: t.id, kind: t.kind, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
           createdAt: when(t.createdAt), expiresAt: when(t.expiresAt), lastUsedAt: when(t.lastUsedAt), revokedAt: when(t.revokedAt),
         }));
-        const rows = tokens.map((t) => [t.id, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt].join('\t'));
-        output(g, tokens, rows.length > 0 ? ['ID\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED', ...rows].join('\n') : 'No tokens.');
+        const rows = tokens.map((t) => row([t.id, t.kind, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt]));
+        output(g, tokens, rows.length > 0 ? ['ID\tKIND\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED', ...rows].join('\n') : 'No tokens.');
       });
     });
 

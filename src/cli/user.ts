@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { output, readKey, when, withRuntime } from './context.js';
+import { output, readKey, row, when, withRuntime } from './context.js';
 
 export function registerUser(program: Command): void {
   const user = program.command('user').description('manage users and their upstream keys');
@@ -30,7 +30,7 @@ export function registerUser(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const users = await accounts.listUsers();
-        const rows = users.map((u) => `${u.email}\t${u.status}\t${u.keys.map((k) => `${k.upstream}:${k.hint}`).join(',') || '-'}\t${u.tokens} token(s)\t${when(u.createdAt)}`);
+        const rows = users.map((u) => row([u.email, u.status, u.keys.map((k) => `${k.upstream}:${k.hint}`).join(','), u.tokens, when(u.createdAt)]));
         output(
           g,
           users.map((u) => ({ email: u.email, id: u.id, status: u.status, keys: u.keys, tokens: u.tokens, createdAt: when(u.createdAt) })),

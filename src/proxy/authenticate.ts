@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/upstreams.js';
-import { isWellFormedToken } from '../crypto/tokens.js';
+import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
 import { normaliseEmail } from '../domain/email.js';
 import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
 import { type TokenRecord, type User, tokenState } from '../domain/types.js';
@@ -82,7 +82,8 @@ export class Authenticator {
     let token = this.#tokens.get(cacheKey);
     if (!token) {
       token = await this.#deps.store.tokens.byHash(hash);
-      if (!token) throw invalid();
+      // The index found it; compare again in constant time, as the hash is secret-derived.
+      if (!token || !sameHash(token.hash, hash)) throw invalid();
       this.#tokens.set(cacheKey, token);
     }
     const state = tokenState(token, Date.now());

@@ -3,10 +3,18 @@ import { SoakpError } from '../shared/errors.js';
 import type { MasterKeyRepo, Repos, SecretRepo, TokenRepo, UpstreamKeyRepo, UserRepo } from './ports.js';
 import { fromKey, fromToken, isUniqueViolation, toKey, toToken, toUser } from './rows.js';
 import type { Database } from './schema.js';
+import { auditRepo, budgetRepo, usageRepo } from './ledger-repos.js';
 
 /** The repositories over any Kysely database (or transaction) with soakp's schema. */
-export function sqlRepos(db: Kysely<Database>): Repos {
-  return { users: users(db), keys: keys(db), tokens: tokens(db), secrets: secrets(db), masterKeys: masterKeys(db) };
+export function sqlRepos(db: Kysely<Database>, changed: () => void = () => {}): Repos {
+  return {
+    users: notifying(users(db), changed, ['create', 'setStatus', 'delete', 'setPolicy']),
+    keys: notifying(keys(db), changed, ['put', 'rewrap']),
+    tokens: notifying(tokens(db), changed, ['insert', 'revoke']),
+    secrets: notifying(secrets(db), changed, ['insert', 'rewrap']),
+    masterKeys: notifying(masterKeys(db), changed, ['insert']),
+    usage: usageRepo(db), budgets: budgetRepo(db), audit: auditRepo(db),
+  };
 }
 
 function users(db: Kysely<Database>): UserRepo {
@@ -24,6 +32,10 @@ function users(db: Kysely<Database>): UserRepo {
     list: async () => (await db.selectFrom('users').selectAll().orderBy('email').execute()).map(toUser),
     async setStatus(id, status) {
       const r = await db.updateTable('users').set({ status }).where('id', '=', id).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async setPolicy(id, policy) {
+      const r = await db.updateTable('users').set({ policy: JSON.stringify(policy) }).where('id', '=', id).executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     },
     async delete(id) {
@@ -143,4 +155,18 @@ function masterKeys(db: Kysely<Database>): MasterKeyRepo {
 
 function opt<R, T>(row: R | undefined, map: (r: R) => T): T | undefined {
   return row === undefined ? undefined : map(row);
+}
+
+/** Wraps the named write methods so each reports a change to cached data once it has run. */
+function notifying<R extends object>(repo: R, changed: () => void, writes: Array<keyof R>): R {
+  const out = { ...repo };
+  for (const name of writes) {
+    const method = repo[name] as unknown as (...args: unknown[]) => Promise<unknown>;
+    (out as Record<keyof R, unknown>)[name] = async (...args: unknown[]) => {
+      const result = await method(...args);
+      changed();
+      return result;
+    };
+  }
+  return out;
 }

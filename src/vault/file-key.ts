@@ -18,7 +18,8 @@ export function loadFileKey(keyring: MasterKeyring, keyFile: string, dbFile: str
     if (existsSync(dbFile) && statSync(dbFile).size > 0) {
       throw new SoakpError(
         'invalid_config',
-        `${dbFile} exists but is not encrypted (no ${keyFile}); database encryption can only be chosen for a new database.`,
+        `${dbFile} exists but ${keyFile} does not: either the database is not encrypted (encryption can only be ` +
+          'chosen for a new database), or its key file was lost — restore it from the backup of the data directory.',
       );
     }
     writeSealed(keyFile, sealSecret(keyring, randomBytes(32), CONTEXT));

@@ -308,3 +308,23 @@ describe('addKeyVersion', () => {
     expect(readdirSync(dir)).toEqual(['master.key']);
   });
 });
+
+describe('addKeyVersion on a file holding one bare key', () => {
+  it('marks the bare key as version 1 and appends version 2, so the file still parses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'soakp-bare-'));
+    try {
+      const file = join(dir, 'key');
+      const bare = randomBytes(32).toString('base64');
+      writeFileSync(file, `# my key\n${bare}\n`, { mode: 0o600 });
+      const source = masterKeySource({ env: { SOAKP_MASTER_KEY_FILE: file }, dataDir: dir });
+      expect(addKeyVersion(source)).toBe(2);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toMatch(/^# my key\n1:/);
+      const ring = parseKeyring(text, file);
+      expect(ring.versions).toEqual([1, 2]);
+      expect(ring.key(1).toString('base64')).toBe(bare);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

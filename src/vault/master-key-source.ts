@@ -88,8 +88,12 @@ export function addKeyVersion(source: MasterKeySource): number {
     );
   }
   const next = source.load().current + 1;
-  const text = readKeyFile(source.file);
-  writeFileAtomic(source.file, `${text.trimEnd()}\n${next}:${randomBytes(32).toString('base64')}\n`);
+  // Comments stay; a file holding one bare key has it marked as version 1 so the next parses.
+  const lines = readKeyFile(source.file)
+    .trimEnd()
+    .split('\n')
+    .map((line) => (line.trim() === '' || line.trim().startsWith('#') || /^\s*\d+:/.test(line) ? line : `1:${line.trim()}`));
+  writeFileAtomic(source.file, `${[...lines, `${next}:${randomBytes(32).toString('base64')}`].join('\n')}\n`);
   return next;
 }
 

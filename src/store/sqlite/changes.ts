@@ -2,8 +2,9 @@ import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 
 /**
  * Notices committed changes. `PRAGMA data_version` moves when another connection (the CLI
- * in another process) commits; `total_changes()` moves on this connection's own writes.
- * Polling both is one cheap call per tick and needs no cooperation from the writer.
+ * in another process) commits; `bump()` is called by this process's own writes to the data
+ * the proxy caches (users, keys, tokens, secrets) — not by the usage ledger, the audit log
+ * or last-used times, whose frequent writes would otherwise empty those caches every second.
  */
 export class ChangePoller {
   readonly #listeners = new Set<() => void>();
@@ -11,13 +12,19 @@ export class ChangePoller {
   readonly #stmt: BetterSqlite3.Statement;
   readonly #timer: NodeJS.Timeout;
   #last = '';
+  #generation = 0;
 
   constructor(raw: BetterSqlite3.Database, intervalMs: number) {
     this.#raw = raw;
-    this.#stmt = raw.prepare('SELECT (SELECT data_version FROM pragma_data_version) || \':\' || total_changes() AS v').pluck();
+    this.#stmt = raw.prepare('SELECT data_version FROM pragma_data_version').pluck();
     this.#last = this.#read();
     this.#timer = setInterval(() => this.#tick(), intervalMs);
     this.#timer.unref(); // never keeps a process (the CLI, a library user) alive
+  }
+
+  /** A write to cached data; noticed at the next tick after its transaction commits. */
+  bump(): void {
+    this.#generation += 1;
   }
 
   subscribe(listener: () => void): () => void {
@@ -31,7 +38,7 @@ export class ChangePoller {
   }
 
   #read(): string {
-    return String(this.#stmt.get());
+    return `${String(this.#stmt.get())}:${this.#generation}`;
   }
 
   #tick(): void {

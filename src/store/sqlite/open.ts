@@ -57,25 +57,32 @@ class SqliteStore implements Store {
   readonly tokens;
   readonly secrets;
   readonly masterKeys;
+  readonly usage;
+  readonly budgets;
+  readonly audit;
   readonly #db: Kysely<Database>;
   readonly #raw: BetterSqlite3.Database;
   readonly #poller: ChangePoller;
   #closed = false;
 
   constructor(db: Kysely<Database>, raw: BetterSqlite3.Database, pollMs: number) {
-    const repos = sqlRepos(db);
+    const poller = new ChangePoller(raw, pollMs);
+    const repos = sqlRepos(db, () => poller.bump());
     this.users = repos.users;
     this.keys = repos.keys;
     this.tokens = repos.tokens;
     this.secrets = repos.secrets;
     this.masterKeys = repos.masterKeys;
+    this.usage = repos.usage;
+    this.budgets = repos.budgets;
+    this.audit = repos.audit;
     this.#db = db;
     this.#raw = raw;
-    this.#poller = new ChangePoller(raw, pollMs);
+    this.#poller = poller;
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
-    return this.#db.transaction().execute((trx) => fn(sqlRepos(trx)));
+    return this.#db.transaction().execute((trx) => fn(sqlRepos(trx, () => this.#poller.bump())));
   }
 
   async ping(): Promise<void> {
