@@ -1,3 +1,5 @@
+import type { Policy } from './policy.js';
+
 /** The domain's records, as the store keeps them. Secrets appear only as sealed blobs. */
 
 export type UserStatus = 'active' | 'disabled';
@@ -7,6 +9,8 @@ export interface User {
   readonly email: string;
   readonly status: UserStatus;
   readonly createdAt: number;
+  /** Limits and budgets on all of the user's traffic, and default scopes for their tokens. */
+  readonly policy?: Policy;
 }
 
 /** An envelope-encrypted secret: ciphertext under a data key, the data key under a master-key version. */

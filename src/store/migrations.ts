@@ -59,6 +59,63 @@ function migrations(binary: string): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_policies_usage_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('users').addColumn('policy', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema
+          .createTable('usage')
+          .addColumn('id', sql.raw(binary === 'blob' ? 'integer primary key autoincrement' : 'bigserial primary key'))
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('upstream', 'text', (c) => c.notNull())
+          .addColumn('model', 'text')
+          .addColumn('endpoint', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer', (c) => c.notNull())
+          .addColumn('prompt_tokens', 'bigint', (c) => c.notNull())
+          .addColumn('completion_tokens', 'bigint', (c) => c.notNull())
+          .addColumn('total_tokens', 'bigint', (c) => c.notNull())
+          .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+          .addColumn('duration_ms', 'bigint', (c) => c.notNull())
+          .addColumn('bytes_in', 'bigint', (c) => c.notNull())
+          .addColumn('bytes_out', 'bigint', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('usage_at').on('usage').column('at').execute();
+        await db.schema.createIndex('usage_user_at').on('usage').columns(['user_id', 'at']).execute();
+        await db.schema
+          .createTable('budget_counters')
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('spent_tokens', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('spent_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('reserved_tokens', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('reserved_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('budget_counters_pk', ['scope', 'period'])
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', sql.raw(binary === 'blob' ? 'integer primary key autoincrement' : 'bigserial primary key'))
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('details', 'text', (c) => c.notNull())
+          .addColumn('source', 'text')
+          .addColumn('prev_hash', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        // One row holding the chain's head: appenders lock it first, in SQLite and PostgreSQL
+        // alike, so two processes can never both extend the chain from the same entry.
+        await db.schema
+          .createTable('audit_head')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        await sql`insert into audit_head (id, seq, hash) values (1, 0, '')`.execute(db);
+      },
+    },
   };
 }
 

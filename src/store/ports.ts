@@ -1,4 +1,6 @@
+import type { Policy } from '../domain/policy.js';
 import type { SealedSecret, TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
+import type { Amount, AuditEntry, AuditInput, BudgetState, UsageGrouping, UsageRecord, UsageSummary } from '../domain/usage.js';
 
 /**
  * What every store implementation MUST do. The contract suite in test/contract/ checks
@@ -19,6 +21,8 @@ export interface UserRepo {
   setStatus(id: string, status: UserStatus): Promise<boolean>;
   /** MUST delete the user's upstream keys and tokens with it (cascade). */
   delete(id: string): Promise<boolean>;
+  /** MUST replace the user's policy whole; returns false when no such user exists. */
+  setPolicy(id: string, policy: Policy): Promise<boolean>;
 }
 
 export interface UpstreamKeyRepo {
@@ -62,12 +66,50 @@ export interface MasterKeyRepo {
   insert(version: number, checkValue: string, at: number): Promise<boolean>;
 }
 
+/** The usage ledger. */
+export interface UsageRepo {
+  /** MUST insert all rows or none. */
+  insertMany(rows: readonly UsageRecord[]): Promise<void>;
+  /** Totals since `since` (inclusive), optionally for one user, grouped by UTC day, user email or model; ordered by key. */
+  summarize(filter: { since: number; userId?: string | undefined; by: UsageGrouping }): Promise<UsageSummary[]>;
+  count(): Promise<number>;
+}
+
+/** Budget counters. All amounts are non-negative integers (tokens, micro-dollars). */
+export interface BudgetRepo {
+  /**
+   * MUST atomically add `amount` to the reserved counters of (scope, period) if and only if,
+   * for each limit given, spent + reserved + amount stays within it; else change nothing and
+   * return false. Concurrent reservations MUST NOT together pass a limit (no lost updates).
+   */
+  reserve(scope: string, period: string, amount: Amount, limit: { tokens?: number | undefined; micros?: number | undefined }): Promise<boolean>;
+  /** MUST atomically release `reserved` and add `actual` to spent (spent may pass the limit: usage happened). */
+  settle(scope: string, period: string, reserved: Amount, actual: Amount): Promise<void>;
+  /** Zeroes when nothing was counted yet. */
+  get(scope: string, period: string): Promise<BudgetState>;
+}
+
+/** The append-only, hash-chained audit log. */
+export interface AuditRepo {
+  /**
+   * MUST append after the current last entry with `prevHash` = that entry's hash ('' for the
+   * first) and `hash` = hashOf(prevHash, entry), serialised against concurrent appends from
+   * any process so the chain never forks.
+   */
+  append(entry: AuditInput, hashOf: (prevHash: string, entry: AuditInput) => string): Promise<AuditEntry>;
+  /** In id order; `limit` keeps the newest. */
+  list(filter?: { limit?: number; since?: number }): Promise<AuditEntry[]>;
+}
+
 export interface Repos {
   readonly users: UserRepo;
   readonly keys: UpstreamKeyRepo;
   readonly tokens: TokenRepo;
   readonly secrets: SecretRepo;
   readonly masterKeys: MasterKeyRepo;
+  readonly usage: UsageRepo;
+  readonly budgets: BudgetRepo;
+  readonly audit: AuditRepo;
 }
 
 export interface Store extends Repos {
@@ -76,8 +118,10 @@ export interface Store extends Repos {
   /** MUST reject when the database does not answer. */
   ping(): Promise<void>;
   /**
-   * MUST call the listener within a second of any committed change, whether made by this
-   * process or another one sharing the database. Returns an unsubscribe function.
+   * MUST call the listener within a second of any committed change to users, upstream keys,
+   * tokens (other than last-used times), secrets or master keys, whether made by this process
+   * or another one sharing the database. It MAY also call it for other changes. Returns an
+   * unsubscribe function.
    */
   onChange(listener: () => void): () => void;
   /** MUST be safe to call twice and after a failed open. */

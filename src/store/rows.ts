@@ -1,10 +1,12 @@
 import type { Selectable } from 'kysely';
+import type { Policy } from '../domain/policy.js';
 import type { TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
 import type { TokensTable, UpstreamKeysTable, UsersTable } from './schema.js';
 
 /** Row ↔ record mapping, shared by every SQL store. */
 export function toUser(r: Selectable<UsersTable>): User {
-  return { id: r.id, email: r.email, status: r.status as UserStatus, createdAt: Number(r.created_at) };
+  const user: User = { id: r.id, email: r.email, status: r.status as UserStatus, createdAt: Number(r.created_at) };
+  return r.policy === '{}' ? user : { ...user, policy: JSON.parse(r.policy) as Policy };
 }
 
 export function toKey(r: Selectable<UpstreamKeysTable>): UpstreamKey {

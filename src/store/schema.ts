@@ -6,6 +6,47 @@ export interface UsersTable {
   email: string;
   status: string;
   created_at: number;
+  policy: Generated<string>;
+}
+
+export interface UsageTable {
+  id: Generated<number>;
+  at: number;
+  user_id: string;
+  token_id: string;
+  upstream: string;
+  model: string | null;
+  endpoint: string;
+  status: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_micros: number;
+  duration_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  source: string;
+}
+
+export interface BudgetCountersTable {
+  scope: string;
+  period: string;
+  spent_tokens: Generated<number>;
+  spent_micros: Generated<number>;
+  reserved_tokens: Generated<number>;
+  reserved_micros: Generated<number>;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: string;
+  source: string | null;
+  prev_hash: string;
+  hash: string;
 }
 
 export interface UpstreamKeysTable {
@@ -46,14 +87,14 @@ export interface MasterKeysTable {
   created_at: number;
 }
 
-export interface ChangeLogTable {
-  id: Generated<number>;
-}
-
 export interface Database {
   users: UsersTable;
   upstream_keys: UpstreamKeysTable;
   tokens: TokensTable;
   secrets: SecretsTable;
   master_keys: MasterKeysTable;
+  usage: UsageTable;
+  budget_counters: BudgetCountersTable;
+  audit_log: AuditLogTable;
+  audit_head: { id: number; seq: number; hash: string };
 }

@@ -1,0 +1,94 @@
+/**
+ * Scopes, limits and budgets: types and the pure rules over them. A token's policy applies
+ * to its own traffic; a user's policy applies to all of that user's traffic and also gives
+ * the scopes a token has when it sets none of its own.
+ */
+export const ENDPOINT_FAMILIES = [
+  'chat', 'completions', 'embeddings', 'images', 'audio', 'files', 'uploads', 'batches', 'fine_tuning',
+  'moderations', 'models', 'responses', 'assistants', 'vector_stores', 'realtime', 'other',
+] as const;
+export type EndpointFamily = (typeof ENDPOINT_FAMILIES)[number];
+
+export const BUDGET_PERIODS = ['day', 'month', 'total'] as const;
+export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
+
+export interface Scopes {
+  /** Named upstreams the credential may use. */
+  upstreams?: string[];
+  /** Model names; `*` matches any run of characters (e.g. `gpt-4o*`). */
+  models?: string[];
+  endpoints?: EndpointFamily[];
+}
+
+export interface Limits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens (prompt + completion) per minute. */
+  tpm?: number;
+  /** Requests in flight at once. */
+  concurrency?: number;
+}
+
+export interface Budget {
+  tokens?: number;
+  usd?: number;
+  period: BudgetPeriod;
+}
+
+export interface Policy {
+  scopes?: Scopes;
+  limits?: Limits;
+  budget?: Budget;
+}
+
+const FAMILY_BY_PREFIX: Array<[RegExp, EndpointFamily]> = [
+  [/^\/chat\//, 'chat'],
+  [/^\/completions(\/|$)/, 'completions'],
+  [/^\/embeddings(\/|$)/, 'embeddings'],
+  [/^\/images\//, 'images'],
+  [/^\/audio\//, 'audio'],
+  [/^\/files(\/|$)/, 'files'],
+  [/^\/uploads(\/|$)/, 'uploads'],
+  [/^\/batches(\/|$)/, 'batches'],
+  [/^\/fine_tuning\//, 'fine_tuning'],
+  [/^\/moderations(\/|$)/, 'moderations'],
+  [/^\/models(\/|$)/, 'models'],
+  [/^\/responses(\/|$)/, 'responses'],
+  [/^\/(assistants|threads)(\/|$)/, 'assistants'],
+  [/^\/vector_stores(\/|$)/, 'vector_stores'],
+  [/^\/realtime(\/|$)/, 'realtime'],
+];
+
+/** The endpoint family of a path after `/v1` (no query). */
+export function endpointFamily(path: string): EndpointFamily {
+  for (const [re, family] of FAMILY_BY_PREFIX) if (re.test(path)) return family;
+  return 'other';
+}
+
+/** Exact names and simple globs (`*` only); anything else in a pattern is literal. */
+export function modelAllowed(patterns: readonly string[], model: string): boolean {
+  return patterns.some((p) => (p.includes('*') ? globToRegExp(p).test(model) : p === model));
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** The scopes that bind a token: its own where it has them, else its user's defaults. */
+export function effectiveScopes(token: Policy, user: Policy): Scopes {
+  return {
+    upstreams: token.scopes?.upstreams ?? user.scopes?.upstreams,
+    models: token.scopes?.models ?? user.scopes?.models,
+    endpoints: token.scopes?.endpoints ?? user.scopes?.endpoints,
+  };
+}
+
+/** The key of the budget period that `at` falls in (UTC): `2026-11-23`, `2026-11`, `total`. */
+export function periodKey(period: BudgetPeriod, at: number): string {
+  const iso = new Date(at).toISOString();
+  return period === 'day' ? iso.slice(0, 10) : period === 'month' ? iso.slice(0, 7) : 'total';
+}
+
+export function isEmptyPolicy(p: Policy): boolean {
+  return !p.scopes?.upstreams && !p.scopes?.models && !p.scopes?.endpoints && !p.limits?.rpm && !p.limits?.tpm && !p.limits?.concurrency && !p.budget;
+}

@@ -1,0 +1,117 @@
+import { type Kysely, sql } from 'kysely';
+
+import type { AuditEntry, UsageRecord, UsageSummary } from '../domain/usage.js';
+import type { AuditRepo, BudgetRepo, UsageRepo } from './ports.js';
+import type { Database } from './schema.js';
+
+/** The usage ledger, budget counters and audit log over any Kysely database with soakp's schema. */
+export function usageRepo(db: Kysely<Database>): UsageRepo {
+  return {
+    async insertMany(rows) {
+      if (rows.length === 0) return;
+      await db.insertInto('usage').values(rows.map(toUsageRow)).execute();
+    },
+    async summarize({ since, userId, by }) {
+      let q = db
+        .selectFrom('usage')
+        .leftJoin('users', 'users.id', 'usage.user_id')
+        .select(['usage.at', 'usage.user_id', 'users.email', 'usage.model', 'usage.prompt_tokens', 'usage.completion_tokens', 'usage.total_tokens', 'usage.cost_micros'])
+        .where('usage.at', '>=', since);
+      if (userId !== undefined) q = q.where('usage.user_id', '=', userId);
+      // Grouped here rather than in SQL: date functions differ between SQLite and PostgreSQL.
+      const groups = new Map<string, { requests: number; promptTokens: number; completionTokens: number; totalTokens: number; costMicros: number }>();
+      for (const r of await q.execute()) {
+        const key = by === 'day' ? new Date(Number(r.at)).toISOString().slice(0, 10) : by === 'user' ? (r.email ?? r.user_id) : (r.model ?? '(none)');
+        const g = groups.get(key) ?? { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
+        g.requests += 1;
+        g.promptTokens += Number(r.prompt_tokens);
+        g.completionTokens += Number(r.completion_tokens);
+        g.totalTokens += Number(r.total_tokens);
+        g.costMicros += Number(r.cost_micros);
+        groups.set(key, g);
+      }
+      return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, g]): UsageSummary => ({ key, ...g }));
+    },
+    async count() {
+      const r = await db.selectFrom('usage').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+  };
+}
+
+export function budgetRepo(db: Kysely<Database>): BudgetRepo {
+  return {
+    async reserve(scope, period, amount, limit) {
+      await db.insertInto('budget_counters').values({ scope, period }).onConflict((oc) => oc.columns(['scope', 'period']).doNothing()).execute();
+      // One conditional UPDATE: the check and the increment are a single atomic statement.
+      let q = db
+        .updateTable('budget_counters')
+        .set((eb) => ({ reserved_tokens: eb('reserved_tokens', '+', amount.tokens), reserved_micros: eb('reserved_micros', '+', amount.micros) }))
+        .where('scope', '=', scope)
+        .where('period', '=', period);
+      if (limit.tokens !== undefined) q = q.where(sql<number>`spent_tokens + reserved_tokens + ${amount.tokens}`, '<=', limit.tokens);
+      if (limit.micros !== undefined) q = q.where(sql<number>`spent_micros + reserved_micros + ${amount.micros}`, '<=', limit.micros);
+      const r = await q.executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async settle(scope, period, reserved, actual) {
+      await db
+        .updateTable('budget_counters')
+        .set((eb) => ({
+          reserved_tokens: sql<number>`max(0, reserved_tokens - ${reserved.tokens})`,
+          reserved_micros: sql<number>`max(0, reserved_micros - ${reserved.micros})`,
+          spent_tokens: eb('spent_tokens', '+', actual.tokens),
+          spent_micros: eb('spent_micros', '+', actual.micros),
+        }))
+        .where('scope', '=', scope)
+        .where('period', '=', period)
+        .execute();
+    },
+    async get(scope, period) {
+      const r = await db.selectFrom('budget_counters').selectAll().where('scope', '=', scope).where('period', '=', period).executeTakeFirst();
+      return {
+        spentTokens: Number(r?.spent_tokens ?? 0),
+        spentMicros: Number(r?.spent_micros ?? 0),
+        reservedTokens: Number(r?.reserved_tokens ?? 0),
+        reservedMicros: Number(r?.reserved_micros ?? 0),
+      };
+    },
+  };
+}
+
+export function auditRepo(db: Kysely<Database>): AuditRepo {
+  return {
+    async append(entry, hashOf) {
+      return db.transaction().execute(async (trx) => {
+        // Writing the head row first takes the write lock, so the read below sees the true last hash.
+        await trx.updateTable('audit_head').set((eb) => ({ seq: eb('seq', '+', 1) })).where('id', '=', 1).execute();
+        const head = await trx.selectFrom('audit_head').select('hash').where('id', '=', 1).executeTakeFirstOrThrow();
+        const hash = hashOf(head.hash, entry);
+        const row = { at: entry.at, actor: entry.actor, action: entry.action, target: entry.target, details: JSON.stringify(entry.details), source: entry.source, prev_hash: head.hash, hash };
+        const inserted = await trx.insertInto('audit_log').values(row).returning('id').executeTakeFirstOrThrow();
+        await trx.updateTable('audit_head').set({ hash }).where('id', '=', 1).execute();
+        return { ...entry, id: Number(inserted.id), prevHash: head.hash, hash };
+      });
+    },
+    async list(filter = {}) {
+      let q = db.selectFrom('audit_log').selectAll();
+      if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
+      const rows = filter.limit !== undefined ? (await q.orderBy('id', 'desc').limit(filter.limit).execute()).reverse() : await q.orderBy('id').execute();
+      return rows.map(
+        (r): AuditEntry => ({
+          id: Number(r.id), at: Number(r.at), actor: r.actor, action: r.action, target: r.target,
+          details: JSON.parse(r.details) as Record<string, unknown>, source: r.source, prevHash: r.prev_hash, hash: r.hash,
+        }),
+      );
+    },
+  };
+}
+
+function toUsageRow(u: UsageRecord) {
+  return {
+    at: u.at, user_id: u.userId, token_id: u.tokenId, upstream: u.upstream, model: u.model, endpoint: u.endpoint, status: u.status,
+    prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens, cost_micros: u.costMicros,
+    duration_ms: u.durationMs, bytes_in: u.bytesIn, bytes_out: u.bytesOut, source: u.source,
+  };
+}
+
