@@ -13,10 +13,11 @@ const ALLOWED: Record<string, string[]> = {
   crypto: ['shared', 'domain'],
   store: ['shared', 'domain'],
   vault: ['shared', 'domain', 'crypto', 'store'],
-  proxy: ['shared', 'domain', 'crypto', 'store', 'vault', 'config'],
-  admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config'],
-  http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin'],
-  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'main.js'],
+  policy: ['shared', 'domain', 'store'],
+  proxy: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
+  admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
+  http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin', 'policy'],
+  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'policy', 'main.js'],
 };
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url));

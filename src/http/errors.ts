@@ -19,7 +19,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   // A refused request whose body was not read (413, or refused before forwarding) would
   // leave the client writing into a socket nobody reads: answer, then close the connection.
   if (!request.raw.complete) reply.header('connection', 'close');
-  return reply.code(status).header('content-type', 'application/json').send(body);
+  return reply.code(status).headers(err.headers).header('content-type', 'application/json').send(body);
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {

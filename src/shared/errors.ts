@@ -23,12 +23,17 @@ export const ERROR_CATALOGUE = {
   invalid_email: { status: 400, type: 'invalid_request_error' },
   invalid_key: { status: 400, type: 'invalid_request_error' },
   invalid_duration: { status: 400, type: 'invalid_request_error' },
+  unknown_model_price: { status: 400, type: 'invalid_request_error' },
+  model_required: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
   missing_api_key: { status: 401, type: 'authentication_error' },
   token_expired: { status: 401, type: 'authentication_error' },
   token_revoked: { status: 401, type: 'authentication_error' },
   user_disabled: { status: 403, type: 'permission_error' },
   forbidden: { status: 403, type: 'permission_error' },
+  model_not_allowed: { status: 403, type: 'permission_error' },
+  endpoint_not_allowed: { status: 403, type: 'permission_error' },
+  upstream_not_allowed: { status: 403, type: 'permission_error' },
   no_upstream_key: { status: 403, type: 'permission_error' },
   not_found: { status: 404, type: 'not_found_error' },
   user_not_found: { status: 404, type: 'not_found_error' },
@@ -49,6 +54,7 @@ export const ERROR_CATALOGUE = {
   master_key_mismatch: { status: 500, type: 'server_error' },
   master_key_missing: { status: 500, type: 'server_error' },
   store_unavailable: { status: 503, type: 'server_error' },
+  limiter_unavailable: { status: 503, type: 'server_error' },
   store_corrupt: { status: 500, type: 'server_error' },
   upstream_unreachable: { status: 502, type: 'server_error' },
   upstream_timeout: { status: 504, type: 'server_error' },
@@ -61,12 +67,15 @@ export class SoakpError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly type: ErrorType;
+  /** Response headers that belong with this refusal (e.g. Retry-After and x-ratelimit-* on a 429). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(message, options);
     this.code = code;
     this.status = ERROR_CATALOGUE[code].status;
     this.type = ERROR_CATALOGUE[code].type;
+    this.headers = options?.headers ?? {};
   }
 }
 
