@@ -54,5 +54,8 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
 /** The services' dependencies, flattened from a runtime: what the server, the CLI and the library pass on. */
 export function servicesOf(rt: Runtime) {
   const { store, vault, upstreams, logger, config } = rt;
-  return { store, vault, upstreams, logger, defaultUpstream: config.defaultUpstream, limits: config.limits, timeouts: config.timeouts };
+  return {
+    store, vault, upstreams, logger, defaultUpstream: config.defaultUpstream, limits: config.limits, timeouts: config.timeouts,
+    rateLimits: config.rateLimits, budgets: config.budgets, prices: config.prices,
+  };
 }

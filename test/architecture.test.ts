@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   crypto: ['shared', 'domain'],
   store: ['shared', 'domain'],
   vault: ['shared', 'domain', 'crypto', 'store'],
-  policy: ['shared', 'domain', 'store'],
+  policy: ['shared', 'domain', 'store', 'config'],
   proxy: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
   admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
   http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin', 'policy'],

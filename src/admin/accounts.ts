@@ -1,5 +1,7 @@
 import type { Upstream } from '../config/upstreams.js';
+import type { Auditor } from '../policy/ports.js';
 import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
+import { type Policy, isEmptyPolicy } from '../domain/policy.js';
 import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
 import { SoakpError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -13,12 +15,19 @@ export interface AccountDeps {
   vault: Vault;
   upstreams: ReadonlyMap<string, Upstream>;
   defaultUpstream: string;
+  /** Where changes are recorded; without one nothing is (tests, embedders that opt out). */
+  auditor?: Auditor | undefined;
+  /** Who makes the changes, e.g. `cli:alice` or `admin-token:tok_…`; and from where (an IP, 'cli'). */
+  actor?: string | undefined;
+  source?: string | null | undefined;
 }
 
 export interface TokenOptions {
   name?: string | undefined;
   expiresInMs?: number | undefined;
   upstream?: string | undefined;
+  /** Scopes, limits and budget of this token. */
+  policy?: Policy | undefined;
 }
 
 export interface UserSummary extends User {
@@ -30,17 +39,34 @@ export interface UserSummary extends User {
 export class Accounts {
   constructor(readonly deps: AccountDeps) {}
 
+  /** The same operations, recorded under another actor (e.g. one admin token per request). */
+  as(actor: string, source: string | null): Accounts {
+    return new Accounts({ ...this.deps, actor, source });
+  }
+
+  /**
+   * Records a change once it has committed, so the log never claims a change that rolled back.
+   * A failure to record is the command's failure: an unaudited change must not pass silently.
+   */
+  async audit(action: string, target: string | null, details: Record<string, unknown> = {}): Promise<void> {
+    const { auditor, actor, source } = this.deps;
+    await auditor?.record({ actor: actor ?? 'unknown', action, target, details, source: source ?? null });
+  }
+
   /** Creates a user, stores their key and (unless told not to) issues a token: all or nothing. */
   async addUser(input: { email: string; key?: string | undefined; upstream?: string | undefined; token?: boolean; tokenName?: string | undefined }): Promise<{ user: User; issued?: IssuedToken }> {
     const email = normaliseEmail(input.email);
     const key = input.key === undefined ? undefined : validateUpstreamKey(input.key);
     const upstream = this.upstreamName(input.upstream);
-    return this.deps.store.transaction(async (tx) => {
+    const done = await this.deps.store.transaction(async (tx) => {
       const user = await this.createIn(tx, email, key, upstream);
       if (input.token === false) return { user };
       const issued = await issueToken(tx, this.deps.vault, { kind: 'personal', userId: user.id, name: input.tokenName ?? 'default', options: { upstream } });
       return { user, issued };
     });
+    await this.audit('user.add', email, { userId: done.user.id, ...(key === undefined ? {} : { upstream, keyHint: maskKey(key) }) });
+    if (done.issued) await this.auditIssued(email, done.issued);
+    return done;
   }
 
   async listUsers(): Promise<UserSummary[]> {
@@ -59,11 +85,13 @@ export class Accounts {
   async deleteUser(email: string): Promise<void> {
     const user = await this.user(email);
     await this.deps.store.transaction((tx) => tx.users.delete(user.id));
+    await this.audit('user.delete', user.email, { userId: user.id });
   }
 
   async setStatus(email: string, status: UserStatus): Promise<User> {
     const user = await this.user(email);
     await this.deps.store.users.setStatus(user.id, status);
+    await this.audit(status === 'disabled' ? 'user.disable' : 'user.enable', user.email, { userId: user.id });
     return { ...user, status };
   }
 
@@ -73,6 +101,7 @@ export class Accounts {
     const name = this.upstreamName(upstream);
     const user = await this.user(email);
     const stored = await this.putKey(this.deps.store, user.id, name, valid);
+    await this.audit('key.set', user.email, { userId: user.id, upstream: name, keyHint: stored.hint });
     return { upstream: name, hint: stored.hint };
   }
 
@@ -80,7 +109,10 @@ export class Accounts {
     const user = await this.user(email);
     const upstream = options.upstream ? this.upstreamName(options.upstream) : await this.soleUpstream(user.id);
     const expiresAt = options.expiresInMs ? Date.now() + options.expiresInMs : null;
-    return issueToken(this.deps.store, this.deps.vault, { kind: 'personal', userId: user.id, name: options.name ?? 'default', expiresAt, options: { upstream } });
+    const tokenOptions = options.policy && !isEmptyPolicy(options.policy) ? { upstream, policy: options.policy } : { upstream };
+    const issued = await issueToken(this.deps.store, this.deps.vault, { kind: 'personal', userId: user.id, name: options.name ?? 'default', expiresAt, options: tokenOptions });
+    await this.auditIssued(user.email, issued);
+    return issued;
   }
 
   async listTokens(email?: string, all = false): Promise<Array<TokenRecord & { email: string | null }>> {
@@ -94,11 +126,14 @@ export class Accounts {
   async revokeToken(id: string): Promise<void> {
     const token = await this.deps.store.tokens.byId(id);
     if (!token) throw new SoakpError('token_not_found', `No token with id ${id.slice(0, 64)}.`);
-    await this.deps.store.tokens.revoke(id, Date.now());
+    const first = await this.deps.store.tokens.revoke(id, Date.now());
+    await this.audit('token.revoke', token.id, { kind: token.kind, userId: token.userId, name: token.name, alreadyRevoked: !first });
   }
 
   async issueAdminToken(name = 'admin'): Promise<IssuedToken> {
-    return issueToken(this.deps.store, this.deps.vault, { kind: 'admin', userId: null, name });
+    const issued = await issueToken(this.deps.store, this.deps.vault, { kind: 'admin', userId: null, name });
+    await this.audit('admin-token.issue', issued.record.id, { name });
+    return issued;
   }
 
   async user(email: string): Promise<User> {
@@ -128,6 +163,11 @@ export class Accounts {
     const record: UpstreamKey = { id, userId, upstream, hint: maskKey(key), sealed: this.deps.vault.sealUpstreamKey({ id, userId, upstream }, key), updatedAt: Date.now() };
     await repos.keys.put(record);
     return record;
+  }
+
+  // Ids, names and the display prefix (a few characters, made to be shown): never the token.
+  private auditIssued(email: string, { record: r }: IssuedToken): Promise<void> {
+    return this.audit('token.issue', r.id, { user: email, userId: r.userId, name: r.name, prefix: r.displayPrefix, expiresAt: r.expiresAt, upstream: r.options.upstream ?? null, policy: r.options.policy ?? null });
   }
 
   // A new token follows the user's only key; with several, the default upstream.

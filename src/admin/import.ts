@@ -40,5 +40,7 @@ export async function importUsers(accounts: Accounts, data: unknown): Promise<st
   await accounts.deps.store.transaction(async (tx) => {
     for (const e of entries) await accounts.createIn(tx, e.email, e.key, e.upstream);
   });
-  return entries.map((e) => e.email);
+  const emails = entries.map((e) => e.email);
+  await accounts.audit('user.import', null, { count: emails.length, emails });
+  return emails;
 }

@@ -29,7 +29,7 @@ export async function connectOpenWebUI(accounts: Accounts, input: ConnectInput):
   const options: OpenWebUIOptions = { trustEmailHeader: Boolean(input.trustEmailHeader), jwt: Boolean(secret), upstream: accounts.upstreamName(input.upstream) };
   if (input.modelsUser !== undefined) options.modelsUser = (await accounts.user(normaliseEmail(input.modelsUser))).email;
   const { store, vault } = accounts.deps;
-  return store.transaction(async (tx) => {
+  const issued = await store.transaction(async (tx) => {
     const issued = await issueToken(tx, vault, { kind: 'openwebui', userId: null, name: input.name ?? 'open-webui', options: { ...options } });
     if (secret) {
       const id = openWebUISecretId(issued.record.id);
@@ -37,4 +37,7 @@ export async function connectOpenWebUI(accounts: Accounts, input: ConnectInput):
     }
     return issued;
   });
+  // The options say how callers are trusted; of the JWT secret only whether there is one (options.jwt).
+  await accounts.audit('openwebui.connect', issued.record.id, { name: issued.record.name, ...options });
+  return issued;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
 import { tokenState } from '../domain/types.js';
 import { credentialOf } from '../shared/credentials.js';
@@ -17,7 +17,13 @@ const saveKeyBody = {
   },
 } as const;
 
-/** The control-plane routes: for now SOAKP's save-key flow, `POST /api/keys`. */
+// Which admin token authorised a request: found in onRequest, named in the audit log by the handler.
+const adminOf = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The control-plane routes: for now SOAKP's save-key flow, `POST /api/keys`. Changes are
+ * audited (when `accounts` has an auditor) as `admin-token:<id>` from the client's address.
+ */
 export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Promise<void> {
   app.post<{ Body: { key: string; upstream?: string; email?: string } }>(
     '/api/keys',
@@ -25,21 +31,26 @@ export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Pro
       schema: { body: saveKeyBody },
       bodyLimit: 64 * 1024,
       // Authorise from the headers alone, before the body is read or validated.
-      onRequest: async (request) => requireAdmin(accounts, request.headers),
+      onRequest: async (request) => {
+        adminOf.set(request, await requireAdmin(accounts, request));
+      },
     },
     async (request, reply) => {
-      const { email, issued } = await saveKey(accounts, request.body);
+      const as = accounts.as(`admin-token:${adminOf.get(request) ?? 'unknown'}`, request.ip);
+      const { email, issued } = await saveKey(as, request.body);
       return reply.code(201).send({ token: issued.token.reveal(), tokenId: issued.record.id, email });
     },
   );
 }
 
-async function requireAdmin(accounts: Accounts, headers: Parameters<typeof credentialOf>[0]): Promise<void> {
-  const credential = credentialOf(headers);
-  const denied = new SoakpError('invalid_api_key', 'This route needs an admin token (`soakp admin token`).');
-  if (!isWellFormedToken(credential)) throw denied;
-  const { store, vault } = accounts.deps;
-  const hash = vault.hashToken(credential);
-  const token = await store.tokens.byHash(hash);
-  if (!token || !sameHash(token.hash, hash) || token.kind !== 'admin' || tokenState(token, Date.now()) !== 'active') throw denied;
+/** The id of the active admin token presented, or a refusal. */
+async function requireAdmin(accounts: Accounts, request: FastifyRequest): Promise<string> {
+  const credential = credentialOf(request.headers);
+  const { store, vault, auditor } = accounts.deps;
+  const hash = isWellFormedToken(credential) ? vault.hashToken(credential) : undefined;
+  const token = hash && (await store.tokens.byHash(hash));
+  if (hash && token && sameHash(token.hash, hash) && token.kind === 'admin' && tokenState(token, Date.now()) === 'active') return token.id;
+  // Counted per address and written once a minute: a guessing flood costs a few rows, never the credential.
+  auditor?.securityEvent('auth_failed', 'admin-api', request.ip, { route: '/api/keys' });
+  throw new SoakpError('invalid_api_key', 'This route needs an admin token (`soakp admin token`).');
 }

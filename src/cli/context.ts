@@ -1,7 +1,9 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { Accounts } from '../admin/accounts.js';
 import type { Overrides } from '../config/load.js';
 import { openRuntime, type Runtime, servicesOf } from '../main.js';
+import { AuditLog } from '../policy/audit.js';
 import { createLogger } from '../shared/logger.js';
 
 export interface GlobalOptions extends Overrides {
@@ -20,17 +22,34 @@ export function overridesOf(g: GlobalOptions): Overrides {
   return { config: g.config, dataDir: g.dataDir, databaseUrl: g.databaseUrl, encryptDatabase: g.encryptDatabase };
 }
 
-/** Opens the runtime for one command, runs it, and always closes the database after. */
+/**
+ * Opens the runtime for one command, runs it, and always closes the database after. Changes
+ * are audited as `cli:<OS user>` from 'cli': whoever can run soakp on this host.
+ */
 export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: Accounts, g: GlobalOptions) => Promise<T>): Promise<T> {
   const g = globalsOf(cmd);
   // Commands log warnings only, synchronously to stderr, so nothing is lost when they exit.
   const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
   const rt = await openRuntime({ flags: overridesOf(g), logger });
+  const auditor = new AuditLog(rt.store.audit, logger);
   try {
-    const accounts = new Accounts(servicesOf(rt));
+    const accounts = new Accounts({ ...servicesOf(rt), auditor, actor: `cli:${osUser()}`, source: 'cli' });
     return await fn(rt, accounts, g);
   } finally {
-    await rt.close();
+    try {
+      await auditor.close();
+    } finally {
+      await rt.close();
+    }
+  }
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // A container user without a passwd entry: name the uid instead.
+    return process.env.USER ?? `uid-${process.getuid?.() ?? 'unknown'}`;
   }
 }
 

@@ -1,16 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSoakpError, type ErrorCode } from '../shared/errors.js';
+import { AuditBrokenError, registerAudit } from './audit.js';
 import { UsageError } from './context.js';
 import { registerKey } from './key.js';
 import { registerMisc } from './misc.js';
 import { registerOpenWebUI } from './openwebui.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
+import { registerUsage } from './usage.js';
 import { registerUser } from './user.js';
 import { registerVault } from './vault.js';
 
-/** Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 not found, 4 already exists, 5 key or database refused. */
+/**
+ * Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 not found, 4 already exists, 5 key or
+ * database refused, 6 audit chain broken (`audit verify`: an entry was edited, removed or reordered).
+ */
 const EXIT: Partial<Record<ErrorCode, number>> = {
   invalid_request: 2, invalid_config: 2, invalid_email: 2, invalid_key: 2, invalid_duration: 2,
   user_not_found: 3, token_not_found: 3, upstream_not_found: 3, key_not_found: 3,
@@ -36,6 +41,8 @@ export function buildProgram(): Command {
   registerMisc(program);
   registerVault(program);
   registerOpenWebUI(program);
+  registerUsage(program);
+  registerAudit(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }
@@ -47,10 +54,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander printed it
     const json = argv.includes('--json');
-    const code = isSoakpError(err) ? err.code : err instanceof UsageError ? 'usage' : 'internal_error';
-    const message = isSoakpError(err) || err instanceof UsageError ? err.message : `Unexpected failure: ${(err as Error)?.message ?? String(err)}`;
+    const known = isSoakpError(err) || err instanceof UsageError || err instanceof AuditBrokenError;
+    const code = known ? (err instanceof UsageError ? 'usage' : err.code) : 'internal_error';
+    const message = known ? err.message : `Unexpected failure: ${(err as Error)?.message ?? String(err)}`;
     process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `soakp: ${message}\n`);
     if (err instanceof UsageError) return 2;
+    if (err instanceof AuditBrokenError) return 6;
     return isSoakpError(err) ? (EXIT[err.code] ?? 1) : 1;
   }
 }

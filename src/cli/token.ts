@@ -1,24 +1,28 @@
 import type { Command } from 'commander';
 import { tokenState } from '../domain/types.js';
 import { parseDuration } from '../shared/duration.js';
+import type { Policy } from '../domain/policy.js';
 import { output, row, when, withRuntime } from './context.js';
+import { type PolicyFlags, addPolicyOptions, describePolicy, policyFromFlags } from './policy-options.js';
 
 export function registerToken(program: Command): void {
   const token = program.command('token').description('personal tokens');
 
-  token
-    .command('issue <email>')
-    .description('a further personal token for a user (printed once)')
-    .option('--name <name>', 'a label to recognise the token by', 'default')
-    .option('--expires <duration>', 'lifetime, e.g. 12h, 30d, 1y (default: never)')
-    .option('--upstream <name>', 'which of the user\'s upstream keys the token uses')
-    .action(async (email: string, opts: { name: string; expires?: string; upstream?: string }, cmd: Command) => {
+  addPolicyOptions(
+    token
+      .command('issue <email>')
+      .description('a further personal token for a user (printed once), with optional scopes, limits and budget')
+      .option('--name <name>', 'a label to recognise the token by', 'default')
+      .option('--expires <duration>', 'lifetime, e.g. 12h, 30d, 1y (default: never)')
+      .option('--upstream <name>', 'which of the user\'s upstream keys the token uses'),
+  ).action(async (email: string, opts: PolicyFlags & { name: string; expires?: string; upstream?: string }, cmd: Command) => {
       const expiresInMs = opts.expires === undefined ? undefined : parseDuration(opts.expires);
+      const policy = policyFromFlags(opts);
       await withRuntime(cmd, async (_rt, accounts, g) => {
-        const { token: t, record } = await accounts.issueToken(email, { name: opts.name, expiresInMs, upstream: opts.upstream });
+        const { token: t, record } = await accounts.issueToken(email, { name: opts.name, expiresInMs, upstream: opts.upstream, policy });
         output(
           g,
-          { email: email.trim().toLowerCase(), token: t.reveal(), tokenId: record.id, name: record.name, expiresAt: record.expiresAt === null ? null : when(record.expiresAt) },
+          { email: email.trim().toLowerCase(), token: t.reveal(), tokenId: record.id, name: record.name, expiresAt: when(record.expiresAt), policy: record.options.policy ?? {} },
           `Token ${record.id} for ${email.trim().toLowerCase()} (shown once, store it now):\n${t.reveal()}`,
         );
       });
@@ -34,9 +38,10 @@ export function registerToken(program: Command): void {
         const tokens = (await accounts.listTokens(email, opts.all === true)).map((t) => ({
           id: t.id, kind: t.kind, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
           createdAt: when(t.createdAt), expiresAt: when(t.expiresAt), lastUsedAt: when(t.lastUsedAt), revokedAt: when(t.revokedAt),
+          policy: (t.options.policy as Policy | undefined) ?? {},
         }));
-        const rows = tokens.map((t) => row([t.id, t.kind, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt]));
-        output(g, tokens, rows.length > 0 ? ['ID\tKIND\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED', ...rows].join('\n') : 'No tokens.');
+        const rows = tokens.map((t) => row([t.id, t.kind, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt, describePolicy(t.policy)]));
+        output(g, tokens, rows.length > 0 ? ['ID\tKIND\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED\tPOLICY', ...rows].join('\n') : 'No tokens.');
       });
     });
 

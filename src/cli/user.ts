@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { setUserPolicy } from '../admin/policies.js';
 import { output, readKey, row, when, withRuntime } from './context.js';
+import { type PolicyFlags, addPolicyOptions, describePolicy, mergePolicy, policyFromFlags } from './policy-options.js';
 
 export function registerUser(program: Command): void {
   const user = program.command('user').description('manage users and their upstream keys');
@@ -24,17 +26,30 @@ export function registerUser(program: Command): void {
       });
     });
 
+  addPolicyOptions(
+    user
+      .command('limits <email>')
+      .description("set a user's limits and budget (all their traffic) and default scopes for their tokens")
+      .option('--clear', 'remove the whole policy first'),
+  ).action(async (email: string, opts: PolicyFlags & { clear?: boolean }, cmd: Command) => {
+    const change = policyFromFlags(opts);
+    await withRuntime(cmd, async (_rt, accounts, g) => {
+      const { user: u, policy } = await setUserPolicy(accounts, email, (current) => mergePolicy(opts.clear ? {} : current, change));
+      output(g, { email: u.email, policy }, `Policy of ${u.email}: ${describePolicy(policy) || 'none'}.`);
+    });
+  });
+
   user
     .command('list')
     .description('users, status, masked key, token count')
     .action(async (_opts: unknown, cmd: Command) => {
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const users = await accounts.listUsers();
-        const rows = users.map((u) => row([u.email, u.status, u.keys.map((k) => `${k.upstream}:${k.hint}`).join(','), u.tokens, when(u.createdAt)]));
+        const rows = users.map((u) => row([u.email, u.status, u.keys.map((k) => `${k.upstream}:${k.hint}`).join(','), u.tokens, when(u.createdAt), describePolicy(u.policy)]));
         output(
           g,
-          users.map((u) => ({ email: u.email, id: u.id, status: u.status, keys: u.keys, tokens: u.tokens, createdAt: when(u.createdAt) })),
-          rows.length > 0 ? ['EMAIL\tSTATUS\tKEYS\tTOKENS\tCREATED', ...rows].join('\n') : 'No users yet.',
+          users.map((u) => ({ email: u.email, id: u.id, status: u.status, keys: u.keys, tokens: u.tokens, createdAt: when(u.createdAt), policy: u.policy ?? {} })),
+          rows.length > 0 ? ['EMAIL\tSTATUS\tKEYS\tTOKENS\tCREATED\tPOLICY', ...rows].join('\n') : 'No users yet.',
         );
       });
     });

@@ -11,11 +11,13 @@ export function registerVault(program: Command): void {
     .command('rotate')
     .description('add a master-key version and re-wrap every stored data key under it, in one transaction')
     .action(async (_opts: unknown, cmd: Command) => {
-      await withRuntime(cmd, async (rt, _accounts, g) => {
+      await withRuntime(cmd, async (rt, accounts, g) => {
         const result = await rotateVault(rt.store, rt.keySource);
         const fresh = result.keyring;
         const dbFile = sqliteFileOf(rt.config);
-        if (dbFile) rewrapFileKey(fresh, `${dbFile}.key`); // no-op when the database is not encrypted
+        const fileKey = dbFile ? rewrapFileKey(fresh, `${dbFile}.key`) : false; // false when the database is not encrypted
+        // Versions and counts only: the key material never leaves the key source.
+        await accounts.audit('vault.rotate', `master-key:v${result.version}`, { version: result.version, rewrapped: result.rewrapped, fileKeyRewrapped: fileKey });
         output(
           g,
           { version: result.version, rewrapped: result.rewrapped },

@@ -16,6 +16,15 @@ export interface Overrides {
   encryptDatabase?: boolean | undefined;
 }
 
+/** SOAKP_REDIS_URL sets `rateLimits.redisUrl` (a nested setting the flags do not carry). */
+function redisFromEnv(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv): void {
+  const url = nonEmpty(env.SOAKP_REDIS_URL);
+  if (url === undefined) return;
+  const current = raw.rateLimits;
+  raw.rateLimits = { ...(typeof current === 'object' && current !== null ? current : {}), redisUrl: url };
+  origin.rateLimits = 'from SOAKP_REDIS_URL';
+}
+
 const ENV: Record<keyof Omit<Overrides, 'config'>, string> = {
   dataDir: 'SOAKP_DATA_DIR',
   databaseUrl: 'SOAKP_DATABASE_URL',
@@ -45,6 +54,7 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     const value = flags[key as keyof Overrides];
     if (value !== undefined) set(raw, origin, key, typeof value === 'string' ? fromText(key, value) : value, `from --${kebab(key)}`);
   }
+  redisFromEnv(raw, origin, env);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

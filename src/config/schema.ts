@@ -63,6 +63,27 @@ const timeouts = z
   })
   .strict();
 
+/** USD per million tokens. */
+const price = z.object({ input: z.number().min(0).max(10_000), output: z.number().min(0).max(10_000).default(0) }).strict();
+
+/** Rate limits' shared state: in memory (one instance) or Redis (several). */
+const rateLimits = z
+  .object({
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    /** When Redis cannot be reached: refuse (503, the default) or let requests through. */
+    failOpen: z.boolean().default(false),
+  })
+  .strict();
+
+const budgets = z
+  .object({
+    /** Completion tokens reserved for a request that sets no max_tokens of its own. */
+    completionCeiling: z.number().int().min(1).max(10_000_000).default(4096),
+    /** Largest JSON or multipart body read to find `model` and `max_tokens`. */
+    inspectLimit: size.default(16 * 1024 ** 2),
+  })
+  .strict();
+
 /** Every setting, with its default. The config file uses these names; unknown keys are errors. */
 export const configSchema = z
   .object({
@@ -77,6 +98,10 @@ export const configSchema = z
     encryptDatabase: z.boolean().default(false),
     limits: limits.default({ maxBodySize: 512 * 1024 ** 2, headersTimeout: 30_000, requestTimeout: 15 * 60_000 }),
     timeouts: timeouts.default({ connect: 10_000, firstByte: 10 * 60_000, idle: 10 * 60_000 }),
+    rateLimits: rateLimits.default({ failOpen: false }),
+    budgets: budgets.default({ completionCeiling: 4096, inspectLimit: 16 * 1024 ** 2 }),
+    /** Prices by model, over the built-in table (src/policy/prices.ts). */
+    prices: z.record(z.string().regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'model names are letters, digits and . _ : / -'), price).default({}),
   })
   .strict();
 

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
 import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
+import type { Policies } from '../policy/create.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
 import { proxyRoutes } from '../proxy/route.js';
 import type { Logger } from '../shared/logger.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   limits: Config['limits'];
   connectTimeout: number;
+  policies: Policies;
+  inspectLimit: number;
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
@@ -85,9 +88,11 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     }
   });
   const auth = new Authenticator(deps);
-  app.server.on('upgrade', realtimeUpgrade(auth, deps.logger, deps.connectTimeout));
-  const accounts = new Accounts(deps);
-  await app.register(async (scope) => proxyRoutes(scope, { auth, forwarder: deps.forwarder, maxBodySize: deps.limits.maxBodySize }));
+  app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout));
+  const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
+  await app.register(async (scope) =>
+    proxyRoutes(scope, { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit }),
+  );
   await app.register(async (scope) => adminRoutes(scope, accounts));
   return { app, auth };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
+import { createPolicies } from '../policy/create.js';
 import { Forwarder } from '../proxy/forward.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
@@ -15,6 +16,9 @@ export interface ServerDeps {
   logger: Logger;
   limits: Config['limits'];
   timeouts: Config['timeouts'];
+  rateLimits: Config['rateLimits'];
+  budgets: Config['budgets'];
+  prices: Config['prices'];
 }
 
 export interface RunningServer {
@@ -26,13 +30,15 @@ export interface RunningServer {
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const forwarder = new Forwarder(deps.timeouts);
+  const policies = createPolicies(deps.store, deps, deps.logger);
   const state = { closing: false };
-  const { app, auth } = await buildApp({ ...deps, forwarder, connectTimeout: deps.timeouts.connect }, state);
+  const { app, auth } = await buildApp({ ...deps, forwarder, policies, connectTimeout: deps.timeouts.connect, inspectLimit: deps.budgets.inspectLimit }, state);
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {
     await app.close();
     await forwarder.close();
+    await policies.close();
     throw err;
   }
   const address = app.server.address();
@@ -48,6 +54,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         await app.close();
         auth.close();
         await forwarder.close();
+        // After the last answer: the usage ledger and audit log are flushed, nothing is lost.
+        await policies.close();
       })()),
   };
 }

@@ -22,7 +22,6 @@ const KEPT: IncomingHttpHeaders = {
   'openai-organization': 'org-123',
   'user-agent': 'OpenAI/Python 1.40.0',
   accept: 'text/event-stream',
-  'accept-encoding': 'gzip',
   'x-stainless-lang': 'python',
   'idempotency-key': 'abc',
 };
@@ -70,6 +69,11 @@ const REMOVED_UNDERSCORE: IncomingHttpHeaders = {
 };
 
 describe('upstreamRequestHeaders', () => {
+  it('asks the upstream for an uncompressed answer, so its usage can be read', () => {
+    const out = upstreamRequestHeaders({ 'accept-encoding': 'gzip, br' }, upstream(), key());
+    expect(out['accept-encoding']).toBe('identity');
+  });
+
   it('keeps ordinary request headers unchanged', () => {
     const out = upstreamRequestHeaders({ ...KEPT }, upstream(), key());
     for (const [name, value] of Object.entries(KEPT)) expect(out[name]).toEqual(value);
@@ -81,7 +85,7 @@ describe('upstreamRequestHeaders', () => {
       if (name !== 'x-api-key') expect(out, name).not.toHaveProperty(name);
     }
     expect(out['x-api-key']).toBe(REAL_KEY);
-    expect(Object.keys(out).sort()).toEqual([...Object.keys(KEPT), 'x-api-key'].sort());
+    expect(Object.keys(out).sort()).toEqual([...Object.keys(KEPT), 'accept-encoding', 'x-api-key'].sort());
     expect(JSON.stringify(out)).not.toContain('CALLER');
     expect(JSON.stringify(out)).not.toContain('mallory');
   });
@@ -98,7 +102,7 @@ describe('upstreamRequestHeaders', () => {
       upstream(),
       key(),
     );
-    expect(Object.keys(out).sort()).toEqual(['authorization', 'content-type']);
+    expect(Object.keys(out).sort()).toEqual(['accept-encoding', 'authorization', 'content-type']);
   });
 
   it('removes headers named in Connection:, in any case and spacing', () => {

@@ -27,6 +27,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstream: 
     if (value === undefined || HOP_BY_HOP.has(canon) || PRIVATE.has(canon) || listed.has(name) || listed.has(canon) || PRIVATE_PREFIX.test(canon)) continue;
     out[name] = value;
   }
+  // Answers come back uncompressed so the usage in them can be read for accounting and
+  // budgets (a gzip body could not be, and a compressed stream could not be cut off).
+  out['accept-encoding'] = 'identity';
   for (const [name, value] of Object.entries(upstream.headers)) out[name.toLowerCase()] = value;
   if (upstream.auth === 'bearer') out.authorization = `Bearer ${key.reveal()}`;
   else out[upstream.auth] = key.reveal();

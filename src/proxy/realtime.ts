@@ -1,8 +1,10 @@
 import { type IncomingHttpHeaders, type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/logger.js';
 import { SoakpError, toEnvelope } from '../shared/errors.js';
+import type { PolicyEngine } from '../policy/engine.js';
 import type { Authenticator } from './authenticate.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { upstreamPathOf } from './path.js';
@@ -15,9 +17,9 @@ const KEY_PROTOCOL = 'openai-insecure-api-key.';
  * point as every other request, then the two sockets are joined byte for byte. Answers
  * other than 101 (the upstream's refusals) pass through as they came.
  */
-export function realtimeUpgrade(auth: Authenticator, logger: Logger, connectTimeoutMs: number) {
+export function realtimeUpgrade(auth: Authenticator, policies: PolicyEngine, logger: Logger, connectTimeoutMs: number) {
   return (req: IncomingMessage, client: Duplex, head: Buffer): void => {
-    void upgrade(auth, req, client, head, connectTimeoutMs).then(
+    void upgrade(auth, policies, req, client, head, connectTimeoutMs).then(
       (status) => logger.info({ method: 'GET', path: req.url?.split('?', 1)[0], status, upgrade: 'websocket' }, 'request'),
       (err: unknown) => {
         const { status, body } = toEnvelope(err);
@@ -28,12 +30,21 @@ export function realtimeUpgrade(auth: Authenticator, logger: Logger, connectTime
   };
 }
 
-async function upgrade(auth: Authenticator, req: IncomingMessage, client: Duplex, head: Buffer, connectTimeoutMs: number): Promise<number> {
+async function upgrade(auth: Authenticator, policies: PolicyEngine, req: IncomingMessage, client: Duplex, head: Buffer, connectTimeoutMs: number): Promise<number> {
   const pathAndQuery = upstreamPathOf(req.url ?? '/');
   const path = pathAndQuery.split('?', 1)[0] as string;
   if (!/^\/realtime(\/|$)/.test(path)) throw new SoakpError('not_found', 'WebSocket upgrades are served on /v1/realtime only.');
   const { headers, protocols } = withKeyFromProtocol(req.headers);
-  const principal = await auth.authenticate(headers, { method: 'GET', path });
+  const principal = await auth.authenticate(headers, { method: 'GET', path }).catch((err: unknown) => {
+    if (err instanceof SoakpError && err.status === 401) policies.authFailed(req.socket.remoteAddress ?? null);
+    throw err;
+  });
+  // The same policies as every other request: scopes, and a session holds a concurrency slot while open.
+  const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, source: req.socket.remoteAddress ?? null };
+  policies.checkRoute(ctx);
+  const ticket = await policies.admit(ctx, {}, 0);
+  const started = Date.now();
+  client.once('close', () => ticket.finish({ promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' }, { status: 101, model: null, durationMs: Date.now() - started, bytesIn: (client as Socket).bytesRead, bytesOut: (client as Socket).bytesWritten }));
   const base = new URL(principal.upstream.baseUrl);
   const outgoing = upstreamRequestHeaders(headers, principal.upstream, principal.key);
   Object.assign(outgoing, { connection: 'Upgrade', upgrade: 'websocket' });

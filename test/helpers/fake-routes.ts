@@ -56,7 +56,7 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
 async function sse(res: ServerResponse, model: string, controls: FakeControls): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const [i, text] of SSE_EVENTS.entries()) {
-    if (i > 0 && controls.sseGate) await controls.sseGate.opened;
+    if (controls.sseGate && i >= (controls.sseGateFrom ?? 1)) await controls.sseGate.opened;
     if (res.destroyed) return;
     res.write(`data: ${JSON.stringify(chunk(model, i, { content: text }, null))}\n\n`);
   }

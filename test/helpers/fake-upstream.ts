@@ -21,8 +21,9 @@ export class Gate {
 }
 
 export interface FakeControls {
-  /** When set, SSE answers wait for this gate before each event after the first. */
+  /** When set, SSE answers wait for this gate before each event from `sseGateFrom` on (default 1). */
   sseGate?: Gate | undefined;
+  sseGateFrom?: number | undefined;
   /** Resolves when the fake sees the client side of an answer close before it ended. */
   onAbort?: (() => void) | undefined;
 }

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { normaliseEmail } from '../domain/email.js';
+import type { UsageGrouping } from '../domain/usage.js';
+import { parseDuration } from '../shared/duration.js';
+import { SoakpError } from '../shared/errors.js';
+import { UsageError, output, row, withRuntime } from './context.js';
+
+const GROUPINGS: readonly UsageGrouping[] = ['day', 'user', 'model'];
+
+export function registerUsage(program: Command): void {
+  program
+    .command('usage')
+    .description('usage report from the ledger: requests, tokens and cost')
+    .option('--user <email>', 'only this user')
+    .option('--since <duration>', 'how far back, e.g. 24h, 7d, 30d', '30d')
+    .option('--by <grouping>', 'day, user or model', 'user')
+    .action(async (opts: { user?: string; since: string; by: string }, cmd: Command) => {
+      if (!GROUPINGS.includes(opts.by as UsageGrouping)) throw new UsageError(`--by must be day, user or model, not "${opts.by}".`);
+      const by = opts.by as UsageGrouping;
+      const since = Date.now() - parseDuration(opts.since);
+      await withRuntime(cmd, async (rt, _accounts, g) => {
+        let userId: string | undefined;
+        if (opts.user !== undefined) {
+          const user = await rt.store.users.byEmail(normaliseEmail(opts.user));
+          if (!user) throw new SoakpError('user_not_found', `No user with email ${normaliseEmail(opts.user)}.`);
+          userId = user.id;
+        }
+        const rows = (await rt.store.usage.summarize({ since, userId, by })).map((s) => ({
+          [by]: s.key,
+          requests: s.requests,
+          promptTokens: s.promptTokens,
+          completionTokens: s.completionTokens,
+          totalTokens: s.totalTokens,
+          costUsd: Math.round(s.costMicros) / 1e6,
+        }));
+        const lines = rows.map((r) => row([r[by] as string, r.requests, r.promptTokens, r.completionTokens, r.totalTokens, `$${r.costUsd.toFixed(4)}`]));
+        const header = `${by.toUpperCase()}\tREQUESTS\tPROMPT\tCOMPLETION\tTOTAL\tCOST`;
+        output(g, rows, lines.length > 0 ? [header, ...lines].join('\n') : `No usage since ${new Date(since).toISOString().slice(0, 16)}Z.`);
+      });
+    });
+}

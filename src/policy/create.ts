@@ -1,0 +1,41 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../shared/logger.js';
+import type { Store } from '../store/ports.js';
+import { AuditLog } from './audit.js';
+import { Budgets } from './budget.js';
+import { PolicyEngine } from './engine.js';
+import { priceTable } from './prices.js';
+import { createRateLimiter } from './rate-limiter.js';
+import { UsageLedger } from './usage-ledger.js';
+
+export interface Policies {
+  readonly engine: PolicyEngine;
+  readonly auditor: AuditLog;
+  /** Flushes the ledger and the audit log, then lets go of Redis: call after the last request. */
+  close(): Promise<void>;
+}
+
+/** Builds the policy services for a server: the one place that chooses memory or Redis. */
+export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger): Policies {
+  const redis = config.rateLimits.redisUrl
+    ? new Redis(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    : undefined;
+  // ioredis reconnects on its own; the limiter logs (rate-limited) when calls fail meanwhile.
+  redis?.on('error', () => undefined);
+  const limiter = createRateLimiter({ redis, failOpen: config.rateLimits.failOpen, logger });
+  const ledger = new UsageLedger(store.usage, logger);
+  const auditor = new AuditLog(store.audit, logger);
+  const budgets = new Budgets(store.budgets, priceTable(config.prices));
+  const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger });
+  return {
+    engine,
+    auditor,
+    close: async () => {
+      await ledger.close();
+      await auditor.close();
+      await limiter.close();
+      redis?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { PassThrough, type Readable } from 'node:stream';
+import busboy from 'busboy';
+
+/** The request fields policies need. Absent fields are undefined. */
+export interface RequestFields {
+  model?: string;
+  /** max_tokens, max_completion_tokens or max_output_tokens, whichever the request set. */
+  maxTokens?: number;
+  /** Number of choices asked for (`n`), which multiplies the worst case. */
+  n?: number;
+  /** Text of the prompt (messages / input / prompt), for counting prompt tokens locally. */
+  promptText?: string;
+}
+
+export interface Inspected {
+  readonly fields: RequestFields;
+  /** The body to forward: the bytes read so far, then the rest, unchanged. */
+  readonly body: Readable;
+  /** False when the body was larger than the limit and was passed on unread. */
+  readonly complete: boolean;
+}
+
+/**
+ * Reads just enough of a request body to learn its model and token bounds, then hands back a
+ * stream that replays those bytes and continues with the rest. JSON is read whole (its
+ * fields may come in any order) up to `limit`; multipart only up to the `model` field.
+ */
+export async function inspectBody(raw: Readable, contentType: string, limit: number): Promise<Inspected> {
+  const multipart = /^multipart\/form-data/i.test(contentType);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let fields: RequestFields = {};
+  const parser = multipart ? multipartModel(contentType, (model) => (fields = { model })) : undefined;
+  const complete = await new Promise<boolean>((resolve, reject) => {
+    const stop = (done: boolean) => {
+      raw.off('data', onData).off('end', onEnd).off('error', reject);
+      raw.pause();
+      resolve(done);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      parser?.write(chunk);
+      if (fields.model !== undefined && multipart) stop(true);
+      else if (size > limit) stop(false);
+    };
+    const onEnd = () => stop(true);
+    raw.on('data', onData).once('end', onEnd).once('error', reject);
+  });
+  parser?.destroy();
+  if (!multipart && complete) fields = jsonFields(Buffer.concat(chunks));
+  return { fields, body: replay(chunks, raw), complete: complete };
+}
+
+function replay(chunks: Buffer[], rest: Readable): Readable {
+  const out = new PassThrough();
+  for (const c of chunks) out.write(c);
+  if (rest.readableEnded) out.end();
+  else {
+    rest.pipe(out);
+    rest.resume();
+  }
+  rest.once('error', (err) => out.destroy(err));
+  return out;
+}
+
+function multipartModel(contentType: string, found: (model: string) => void): { write(c: Buffer): void; destroy(): void } | undefined {
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({ headers: { 'content-type': contentType }, limits: { fieldSize: 256 } });
+  } catch {
+    return undefined; // no boundary: the upstream will judge the body
+  }
+  bb.on('field', (name, value) => {
+    if (name === 'model') found(value);
+  });
+  bb.on('file', (_name, stream) => stream.resume());
+  bb.on('error', () => undefined); // a malformed body is the upstream's to judge, not ours
+  return { write: (c) => bb.write(c), destroy: () => bb.destroy() };
+}
+
+function jsonFields(body: Buffer): RequestFields {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return {}; // malformed JSON goes to the upstream to judge
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const v = value as Record<string, unknown>;
+  const fields: RequestFields = {};
+  if (typeof v.model === 'string') fields.model = v.model;
+  const max = [v.max_completion_tokens, v.max_tokens, v.max_output_tokens].find((x) => typeof x === 'number' && Number.isInteger(x) && x > 0);
+  if (typeof max === 'number') fields.maxTokens = max;
+  if (typeof v.n === 'number' && Number.isInteger(v.n) && v.n > 0) fields.n = v.n;
+  fields.promptText = promptText(v);
+  return fields;
+}
+
+function promptText(v: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const collect = (x: unknown): void => {
+    if (typeof x === 'string') parts.push(x);
+    else if (Array.isArray(x)) x.forEach(collect);
+    else if (x && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      if (typeof o.text === 'string') parts.push(o.text);
+      if (o.content !== undefined) collect(o.content);
+    }
+  };
+  collect(v.messages ?? v.input ?? v.prompt);
+  return parts.join('\n');
+}

@@ -1,0 +1,72 @@
+/** How much of one JSON answer or one SSE event is kept for reading its usage. */
+export const COLLECT_LIMIT = 4 * 1024 * 1024;
+// Usage sits at the end of OpenAI's objects; this much of the end is kept past the limit.
+const TAIL = 64 * 1024;
+const MODEL = /"model"\s*:\s*"([^"\\]{1,200})"/;
+const USAGE = /"usage"\s*:\s*\{/g;
+
+/**
+ * The bytes of one JSON document, kept up to a limit so a huge answer cannot exhaust memory.
+ * Past the limit only the start and the last 64 KB are kept, which still hold the `model`
+ * and the `usage` of a large embeddings batch or a `response.completed` with images.
+ */
+export class BoundedBytes {
+  readonly #head: Buffer[] = [];
+  #headLength = 0;
+  #tail: Buffer[] = [];
+  #tailLength = 0;
+  #truncated = false;
+
+  constructor(private readonly limit = COLLECT_LIMIT) {}
+
+  push(bytes: Buffer): void {
+    if (!this.#truncated) {
+      const room = this.limit - this.#headLength;
+      if (bytes.length <= room) {
+        this.#head.push(bytes);
+        this.#headLength += bytes.length;
+        return;
+      }
+      this.#truncated = true;
+      this.#head.push(bytes.subarray(0, room));
+      this.#headLength = this.limit;
+      bytes = bytes.subarray(room);
+    }
+    // A copy, so a large chunk's buffer is not kept alive for its last bytes.
+    this.#tail.push(Buffer.from(bytes.length > TAIL ? bytes.subarray(bytes.length - TAIL) : bytes));
+    this.#tailLength += bytes.length;
+    while (this.#tail.length > 1 && this.#tailLength - this.#tail[0]!.length >= TAIL) this.#tailLength -= this.#tail.shift()!.length;
+  }
+
+  /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */
+  value(): unknown {
+    const head = Buffer.concat(this.#head);
+    if (!this.#truncated) return parseJson(head.toString('utf8'));
+    const start = head.subarray(0, TAIL).toString('utf8');
+    const end = Buffer.concat(this.#tail).toString('utf8');
+    return { model: MODEL.exec(start)?.[1] ?? MODEL.exec(end)?.[1], usage: lastUsage(end) };
+  }
+}
+
+/** The last `"usage": {…}` object in text (the top-level one: it comes after any nested object). */
+function lastUsage(text: string): unknown {
+  let start = -1;
+  for (const m of text.matchAll(USAGE)) start = m.index + m[0].length - 1;
+  if (start < 0) return undefined;
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    if (text[i] === '{') depth++;
+    else if (text[i] === '}' && --depth === 0) return parseJson(text.slice(start, i + 1));
+  }
+  return undefined;
+}
+
+function parseJson(text: string): unknown {
+  // Cheap rejection of `[DONE]`, keep-alives and non-JSON error pages.
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,56 @@
+import type { TapOptions, UsageObservation } from './ports.js';
+import { BoundedBytes } from './usage-bounded.js';
+import { modelOf, usageOf } from './usage-count.js';
+
+/** Watches one answer's bytes on their way to the client. */
+export interface Meter {
+  /** Passes the chunk on through `push` and observes it; true when the stream must be cut off here. */
+  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean;
+  /** The input ended: passes on anything held back; true when that was cut off. */
+  end(push: (bytes: Buffer) => void): boolean;
+  /** What the bytes seen so far tell about the usage. */
+  observation(): UsageObservation;
+}
+
+/** A JSON answer: passed on at once, its usage read once it is complete. */
+export class JsonMeter implements Meter {
+  readonly #body = new BoundedBytes();
+
+  constructor(private readonly options: TapOptions) {}
+
+  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
+    push(chunk);
+    this.#body.push(chunk);
+    return false;
+  }
+
+  end(): boolean {
+    return false;
+  }
+
+  observation(): UsageObservation {
+    const value = this.#body.value();
+    const usage = usageOf(value);
+    const model = modelOf(value);
+    if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };
+    // No usage (an error, a cut-off body, an upstream that omits it): the request's own estimate.
+    const prompt = this.options.promptEstimate;
+    return { promptTokens: prompt, completionTokens: 0, totalTokens: prompt, source: 'estimated', model };
+  }
+}
+
+/** Audio, images as bytes, files: nothing in them says tokens. */
+export class OpaqueMeter implements Meter {
+  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
+    push(chunk);
+    return false;
+  }
+
+  end(): boolean {
+    return false;
+  }
+
+  observation(): UsageObservation {
+    return { promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' };
+  }
+}

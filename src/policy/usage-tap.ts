@@ -1,0 +1,65 @@
+import { type Readable, Transform } from 'node:stream';
+import type { TapOptions, Tapped, UsageObservation } from './ports.js';
+import { JsonMeter, type Meter, OpaqueMeter } from './usage-meter.js';
+import { SseMeter } from './usage-stream.js';
+
+/**
+ * Passes an upstream answer on unchanged, chunk by chunk as it comes, and learns its usage on
+ * the way: what the upstream reports, else the delivered text counted with a tokenizer. The
+ * usage settles (never rejects) when the answer ends, fails, is abandoned by the client or is
+ * cut off at the budget ceiling, always with what was delivered by then.
+ */
+export function tapResponse(body: Readable, options: TapOptions): Tapped {
+  const meter = meterFor(options);
+  let settled = false;
+  let resolveUsage!: (usage: UsageObservation) => void;
+  const usage = new Promise<UsageObservation>((resolve) => (resolveUsage = resolve));
+  const settle = (): void => {
+    if (settled) return;
+    settled = true;
+    resolveUsage(meter.observation());
+  };
+  let cut = false;
+
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      // After a cut-off, whatever the upstream still sends before it is cancelled is not delivered.
+      if (!cut && meter.write(chunk, (bytes) => tap.push(bytes))) cutOff();
+      done();
+    },
+    flush(done) {
+      if (!cut && meter.end((bytes) => tap.push(bytes))) cutOff();
+      done();
+      settle();
+    },
+  });
+
+  function cutOff(): void {
+    cut = true;
+    body.unpipe(tap);
+    settle();
+    options.onCutoff?.();
+    // Cancel the upstream call even when the caller gave no onCutoff; end the client's side cleanly.
+    body.destroy();
+    if (!tap.writableEnded) tap.end();
+  }
+
+  // An upstream failure mid-answer breaks the client's answer too: there is no honest way to finish it.
+  body.on('error', (err) => {
+    if (!cut) tap.destroy(err);
+  });
+  // The client left (or the answer is over): stop reading the upstream, settle with what was delivered.
+  tap.on('close', () => {
+    settle();
+    if (!body.destroyed) body.destroy();
+  });
+  body.pipe(tap);
+  return { body: tap, usage };
+}
+
+function meterFor(options: TapOptions): Meter {
+  const mime = (options.contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (mime === 'text/event-stream') return new SseMeter(options);
+  if (mime === 'application/json' || mime.endsWith('+json')) return new JsonMeter(options);
+  return new OpaqueMeter();
+}
