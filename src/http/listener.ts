@@ -19,7 +19,32 @@ export function createHttpServer(handler: RequestListener, limits: Config['limit
     handler,
   );
   server.timeout = 0;
+  trackInFlight(server);
   return server;
+}
+
+const inFlight = new WeakMap<Server, { count: number; idle: Array<() => void> }>();
+
+// Node's close() waits for every socket, and closes only those idle at that moment; a socket
+// whose answer was abandoned half-way can linger in neither state. Counting answers lets
+// shutdown wait exactly for the requests in flight and then close whatever is left.
+function trackInFlight(server: Server): void {
+  const state = { count: 0, idle: [] as Array<() => void> };
+  inFlight.set(server, state);
+  server.on('request', (_req, res) => {
+    state.count += 1;
+    res.once('close', () => {
+      state.count -= 1;
+      if (state.count === 0) for (const resolve of state.idle.splice(0)) resolve();
+    });
+  });
+}
+
+/** Resolves once no request is in flight on `server` (at once if none is). */
+export function whenIdle(server: Server): Promise<void> {
+  const state = inFlight.get(server);
+  if (!state || state.count === 0) return Promise.resolve();
+  return new Promise((resolve) => state.idle.push(resolve));
 }
 
 export function bytesOf(request: FastifyRequest): { read: number; written: number } {

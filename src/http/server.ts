@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { buildApp } from './app.js';
+import { whenIdle } from './listener.js';
 
 export interface ServerDeps {
   store: Store;
@@ -51,7 +52,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     close: () =>
       (closing ??= (async () => {
         state.closing = true;
-        await app.close();
+        const closed = app.close(); // stops accepting; new requests on open sockets get 503
+        // In-flight requests finish; then every socket left is idle or abandoned, and is closed.
+        void whenIdle(app.server).then(() => app.server.closeAllConnections());
+        await closed;
         auth.close();
         await forwarder.close();
         // After the last answer: the usage ledger and audit log are flushed, nothing is lost.

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
+import type { UsageRecord } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import { AuditLog } from './audit.js';
@@ -24,7 +25,8 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   // ioredis reconnects on its own; the limiter logs (rate-limited) when calls fail meanwhile.
   redis?.on('error', () => undefined);
   const limiter = createRateLimiter({ redis, failOpen: config.rateLimits.failOpen, logger });
-  const ledger = new UsageLedger(store.usage, logger);
+  // Last-used times ride on the ledger's batches: one write per token per second, not per request.
+  const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
   const auditor = new AuditLog(store.audit, logger);
   const budgets = new Budgets(store.budgets, priceTable(config.prices));
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger });
@@ -38,4 +40,10 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
       redis?.disconnect();
     },
   };
+}
+
+async function touchTokens(store: Store, batch: readonly UsageRecord[]): Promise<void> {
+  const latest = new Map<string, number>();
+  for (const row of batch) latest.set(row.tokenId, Math.max(row.at, latest.get(row.tokenId) ?? 0));
+  for (const [id, at] of latest) await store.tokens.touch(id, at);
 }

@@ -10,6 +10,8 @@ export interface LedgerOptions {
   batchSize?: number;
   /** Rows kept while the store is slow or down; past it the oldest are dropped, not the request. */
   maxQueue?: number;
+  /** Runs after each written batch (e.g. to record tokens' last-used times in the same rhythm). */
+  afterWrite?: (batch: readonly UsageRecord[]) => Promise<void>;
 }
 
 /**
@@ -21,6 +23,7 @@ export class UsageLedger implements Ledger {
   readonly #repo: UsageRepo;
   readonly #logger: Logger;
   readonly #batchSize: number;
+  readonly #afterWrite: LedgerOptions['afterWrite'];
   readonly #maxQueue: number;
   readonly #timer: NodeJS.Timeout;
   /** The queue is `#rows` from `#head` on: dropping and taking from the front stay O(1) at 50 000 rows. */
@@ -34,6 +37,7 @@ export class UsageLedger implements Ledger {
     this.#repo = repo;
     this.#logger = logger;
     this.#batchSize = Math.max(1, options.batchSize ?? 500);
+    this.#afterWrite = options.afterWrite;
     this.#maxQueue = Math.max(1, options.maxQueue ?? 50_000);
     // Failures are logged inside and retried on the next tick; unref'd so it never keeps the process up.
     this.#timer = setInterval(() => this.flush().catch(() => {}), options.flushMs ?? 1000);
@@ -68,6 +72,7 @@ export class UsageLedger implements Ledger {
       const batch = this.#take(Math.min(this.#batchSize, left));
       try {
         await this.#repo.insertMany(batch);
+        await this.#afterWrite?.(batch).catch((err: unknown) => this.#logger.warn({ err }, 'usage ledger: after-write step failed'));
       } catch (err) {
         // insertMany is all-or-none: the batch goes back to the front, in order, for the next try.
         this.#rows = [...batch, ...this.#rows.slice(this.#head)];

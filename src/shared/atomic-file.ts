@@ -1,18 +1,24 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 /**
- * Writes a secret-bearing file with mode 0600 so a crash never leaves it half-written:
- * write a temporary file, fsync, rename over the target. `exclusive` instead creates the
- * file in place and fails if it exists (two processes racing to generate a key).
+ * Writes a secret-bearing file with mode 0600 so that no reader ever sees it half-written:
+ * the text goes to a temporary file, is fsynced, and then takes the target's name — by
+ * rename (replace), or with `exclusive` by link, which fails with EEXIST when another
+ * process created the file first (two processes racing to generate a key).
  */
 export function writeFileAtomic(file: string, text: string, options: { exclusive?: boolean } = {}): void {
-  const target = options.exclusive ? file : `${file}.tmp-${process.pid}`;
-  const fd = openSync(target, options.exclusive ? 'wx' : 'w', 0o600);
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  if (!options.exclusive) renameSync(target, file);
+  if (!options.exclusive) return renameSync(tmp, file);
+  try {
+    linkSync(tmp, file);
+  } finally {
+    unlinkSync(tmp);
+  }
 }

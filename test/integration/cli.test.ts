@@ -164,6 +164,11 @@ describe('the soakp command, end to end in a temporary data directory', () => {
     }
   });
 
+  it('lets several processes open a new data directory at once (migrations race safely)', async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => runCli(['user', 'list', '--json'], env)));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+  });
+
   it('keeps working on a copy of the data directory (a backup restores)', async () => {
     json(await runCli(['user', 'add', 'a@example.com', '--key', canaryKey(), '--json'], env));
     const copy = tempDir();

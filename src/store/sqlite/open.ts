@@ -43,7 +43,7 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   try {
-    await migrateToLatest(db as Kysely<unknown>, 'blob');
+    await migrateLocked(db, raw);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -112,4 +112,19 @@ function notADatabase(file: string, encrypted: boolean, cause: unknown): SoakpEr
     ? 'it is not a SQLite database, or it was encrypted with another master key'
     : 'it is not a SQLite database (or it is an encrypted one and database encryption is off)';
   return new SoakpError('store_corrupt', `Cannot open the database file ${file}: ${hint}.`, { cause });
+}
+
+// Kysely takes no lock and opens no transaction for SQLite migrations. Running them inside
+// one IMMEDIATE transaction on the raw connection does both: a second process opening a new
+// database at the same moment waits (busy_timeout) and then finds nothing left to do, and a
+// crash part-way through leaves the schema as it was.
+async function migrateLocked(db: Kysely<Database>, raw: BetterSqlite3.Database): Promise<void> {
+  raw.exec('BEGIN IMMEDIATE');
+  try {
+    await migrateToLatest(db as Kysely<unknown>, 'blob');
+    raw.exec('COMMIT');
+  } catch (err) {
+    if (raw.inTransaction) raw.exec('ROLLBACK');
+    throw err;
+  }
 }
