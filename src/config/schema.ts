@@ -81,6 +81,12 @@ const budgets = z
     completionCeiling: z.number().int().min(1).max(10_000_000).default(4096),
     /** Largest JSON or multipart body read to find `model` and `max_tokens`. */
     inspectLimit: size.default(16 * 1024 ** 2),
+    /**
+     * Add `stream_options.include_usage` to streamed chat and completion requests that lack
+     * it, so the upstream reports their usage. Off: requests pass through untouched, and
+     * streams without reported usage are counted with a tokenizer instead.
+     */
+    requestStreamUsage: z.boolean().default(false),
   })
   .strict();
 
@@ -99,7 +105,7 @@ export const configSchema = z
     limits: limits.default({ maxBodySize: 512 * 1024 ** 2, headersTimeout: 30_000, requestTimeout: 15 * 60_000 }),
     timeouts: timeouts.default({ connect: 10_000, firstByte: 10 * 60_000, idle: 10 * 60_000 }),
     rateLimits: rateLimits.default({ failOpen: false }),
-    budgets: budgets.default({ completionCeiling: 4096, inspectLimit: 16 * 1024 ** 2 }),
+    budgets: budgets.default({ completionCeiling: 4096, inspectLimit: 16 * 1024 ** 2, requestStreamUsage: false }),
     /** Prices by model, over the built-in table (src/policy/prices.ts). */
     prices: z.record(z.string().regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'model names are letters, digits and . _ : / -'), price).default({}),
   })

@@ -36,7 +36,16 @@ const METERED = new Set<EndpointFamily>(['chat', 'completions', 'responses', 'em
  */
 export class PolicyEngine {
   constructor(
-    private readonly deps: { limiter: RateLimiter; budgets: Budgets; ledger: Ledger; auditor: Auditor; completionCeiling: number; logger: Logger },
+    private readonly deps: {
+      limiter: RateLimiter;
+      budgets: Budgets;
+      ledger: Ledger;
+      auditor: Auditor;
+      completionCeiling: number;
+      logger: Logger;
+      /** The operator allows adding `stream_options.include_usage` to streamed requests. */
+      requestStreamUsage?: boolean;
+    },
   ) {}
 
   /** A failed authentication, counted (aggregated) in the audit log by where it came from. */
@@ -55,7 +64,14 @@ export class PolicyEngine {
   needsFields(ctx: PolicyContext): boolean {
     const token = policyOf(ctx.token);
     const user = ctx.user.policy ?? {};
-    return Boolean(effectiveScopes(token, user).models) || (METERED.has(ctx.family) && Boolean(token.budget || user.budget || token.limits?.tpm || user.limits?.tpm));
+    if (effectiveScopes(token, user).models) return true;
+    if (this.deps.requestStreamUsage && (ctx.family === 'chat' || ctx.family === 'completions')) return true;
+    return METERED.has(ctx.family) && Boolean(token.budget || user.budget || token.limits?.tpm || user.limits?.tpm);
+  }
+
+  /** Whether to ask the upstream for a streamed request's usage (changes the request body). */
+  wantsStreamUsage(ctx: PolicyContext, fields: RequestFields): boolean {
+    return Boolean(this.deps.requestStreamUsage && fields.streamWithoutUsage && (ctx.family === 'chat' || ctx.family === 'completions'));
   }
 
   async admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Promise<Ticket> {

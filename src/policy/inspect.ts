@@ -10,10 +10,14 @@ export interface RequestFields {
   n?: number;
   /** Text of the prompt (messages / input / prompt), for counting prompt tokens locally. */
   promptText?: string;
+  /** A streamed chat or completion that did not ask for usage in its final chunk. */
+  streamWithoutUsage?: boolean;
 }
 
 export interface Inspected {
   readonly fields: RequestFields;
+  /** The whole body, when it was read whole (JSON within the limit). */
+  readonly whole?: Buffer;
   /** The body to forward: the bytes read so far, then the rest, unchanged. */
   readonly body: Readable;
   /** False when the body was larger than the limit and was passed on unread. */
@@ -49,7 +53,8 @@ export async function inspectBody(raw: Readable, contentType: string, limit: num
   });
   parser?.destroy();
   if (!multipart && complete) fields = jsonFields(Buffer.concat(chunks));
-  return { fields, body: replay(chunks, raw), complete: complete };
+  const whole = !multipart && complete ? Buffer.concat(chunks) : undefined;
+  return { fields, body: replay(chunks, raw), complete, ...(whole ? { whole } : {}) };
 }
 
 function replay(chunks: Buffer[], rest: Readable): Readable {
@@ -94,6 +99,7 @@ function jsonFields(body: Buffer): RequestFields {
   if (typeof max === 'number') fields.maxTokens = max;
   if (typeof v.n === 'number' && Number.isInteger(v.n) && v.n > 0) fields.n = v.n;
   fields.promptText = promptText(v);
+  if (v.stream === true && v.stream_options === undefined) fields.streamWithoutUsage = true;
   return fields;
 }
 
@@ -110,4 +116,13 @@ function promptText(v: Record<string, unknown>): string {
   };
   collect(v.messages ?? v.input ?? v.prompt);
   return parts.join('\n');
+}
+
+/**
+ * The same JSON body with `stream_options.include_usage` added, so the upstream reports the
+ * stream's usage itself. Only when the operator allows changing requests (off by default).
+ */
+export function withStreamUsage(body: Buffer): Buffer {
+  const value = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  return Buffer.from(JSON.stringify({ ...value, stream_options: { include_usage: true } }));
 }

@@ -1,7 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { endpointFamily } from '../domain/policy.js';
 import type { PolicyEngine, Ticket } from '../policy/engine.js';
-import { type RequestFields, inspectBody } from '../policy/inspect.js';
+import { type RequestFields, inspectBody, withStreamUsage } from '../policy/inspect.js';
 import type { UsageObservation } from '../policy/ports.js';
 import { tapResponse } from '../policy/usage-tap.js';
 import { isSoakpError } from '../shared/errors.js';
@@ -43,11 +44,17 @@ async function handle(deps: ProxyDeps, request: FastifyRequest, reply: FastifyRe
   request.principal = { userId: principal.user.id, tokenId: principal.token.id, upstream: principal.upstream.name };
   const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), source: request.ip };
   deps.policies.checkRoute(ctx);
-  let body = requestBody(request, deps.maxBodySize);
+  let body: Readable | Buffer | null = requestBody(request, deps.maxBodySize);
+  let headers = request.headers;
   let fields: RequestFields = {};
   if (body && deps.policies.needsFields(ctx)) {
     const inspected = await inspectBody(body, String(request.headers['content-type'] ?? ''), deps.inspectLimit);
     ({ body, fields } = inspected);
+    if (inspected.whole && deps.policies.wantsStreamUsage(ctx, fields)) {
+      body = withStreamUsage(inspected.whole);
+      headers = { ...headers, 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+    }
   }
   const ticket = await deps.policies.admit(ctx, fields, Number(request.headers['content-length'] ?? 0));
   reply.headers(ticket.headers);
@@ -64,7 +71,7 @@ async function handle(deps: ProxyDeps, request: FastifyRequest, reply: FastifyRe
   const facts = (status: number, model: string | null) => ({ status, model, durationMs: Math.round(reply.elapsedTime), bytesIn, bytesOut: socket.bytesWritten - written });
   let res;
   try {
-    res = await deps.forwarder.forward({ upstream: principal.upstream, key: principal.key, method: request.method, pathAndQuery, headers: request.headers, body, signal: controller.signal });
+    res = await deps.forwarder.forward({ upstream: principal.upstream, key: principal.key, method: request.method, pathAndQuery, headers, body, signal: controller.signal });
   } catch (err) {
     finishEmpty(ticket, facts(isSoakpError(err) ? err.status : 502, fields.model ?? null));
     throw err;

@@ -17,7 +17,7 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
       return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1, owned_by: 'fake' }] });
     case '/v1/chat/completions':
       if (parsed === undefined) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', code: null, param: null } });
-      if (parsed.stream === true) return sse(res, parsed.model ?? 'gpt-4o-mini', controls);
+      if (parsed.stream === true) return sse(res, parsed.model ?? 'gpt-4o-mini', controls, parsed.stream_options?.include_usage === true);
       return json(res, 200, chat(parsed.model, `echo: ${parsed.messages?.at(-1)?.content ?? ''}`));
     case '/v1/embeddings': {
       // The SDK asks for base64 (little-endian float32) unless told otherwise, as OpenAI's API allows.
@@ -53,7 +53,7 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
   }
 }
 
-async function sse(res: ServerResponse, model: string, controls: FakeControls): Promise<void> {
+async function sse(res: ServerResponse, model: string, controls: FakeControls, includeUsage = false): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const [i, text] of SSE_EVENTS.entries()) {
     if (controls.sseGate && i >= (controls.sseGateFrom ?? 1)) await controls.sseGate.opened;
@@ -61,6 +61,8 @@ async function sse(res: ServerResponse, model: string, controls: FakeControls): 
     res.write(`data: ${JSON.stringify(chunk(model, i, { content: text }, null))}\n\n`);
   }
   res.write(`data: ${JSON.stringify(chunk(model, SSE_EVENTS.length, {}, 'stop'))}\n\n`);
+  // As OpenAI does with stream_options.include_usage: a last chunk with no choices and the usage.
+  if (includeUsage) res.write(`data: ${JSON.stringify({ id: 'chatcmpl-sse', object: 'chat.completion.chunk', created: 1, model, choices: [], usage: { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 } })}\n\n`);
   res.end('data: [DONE]\n\n');
 }
 
@@ -79,6 +81,7 @@ function chat(model: string | undefined, content: string) {
 interface Parsed {
   model?: string;
   stream?: boolean;
+  stream_options?: { include_usage?: boolean };
   encoding_format?: string;
   messages?: Array<{ content?: string }>;
 }

@@ -141,3 +141,34 @@ describe('policy options are validated, every problem at once, and audited', () 
     expect(r.stderr).toMatch(/prices\.cheap\.input/);
   });
 });
+
+describe('budgets.requestStreamUsage: asking the upstream for a stream’s usage, when allowed', () => {
+  it('adds stream_options.include_usage only when the operator allows it, and records the reported usage', async () => {
+    const temp = tempDir();
+    const upstream = await startFakeUpstream();
+    try {
+      const config = join(temp.dir, 'soakp.yaml');
+      writeFileSync(config, 'budgets:\n  requestStreamUsage: true\n');
+      const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl, SOAKP_CONFIG: config };
+      const { token } = json<{ token: string }>(await runCli(['user', 'add', 's@example.com', '--key-stdin', '--json'], env, canaryKey()));
+      const soakp = await Soakp.open({ logLevel: 'silent', env });
+      const server = await soakp.listen({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+      });
+      expect(await res.text()).toContain('"usage":{"prompt_tokens":7');
+      expect(JSON.parse(upstream.requests.at(-1)?.body.toString() ?? '{}').stream_options).toEqual({ include_usage: true });
+      await server.close();
+      await soakp.close();
+      const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
+      const row = db.prepare('SELECT prompt_tokens, completion_tokens, source FROM usage').get();
+      db.close();
+      expect(row).toEqual({ prompt_tokens: 7, completion_tokens: 4, source: 'reported' });
+    } finally {
+      await upstream.close();
+      temp.cleanup();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, runCli } from '../helpers/cli.js';
@@ -23,6 +24,8 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
     const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl };
     const { token } = json<{ token: string }>(await runCli(['user', 'add', 'a@example.com', '--key-stdin', '--json'], env, canaryKey()));
     const server = await startServe(env);
+    // A failed authentication: a security event, aggregated in memory until flushed.
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: 'Bearer sk-soakp-wrong' } })).status).toBe(401);
     upstream.hold();
     const inFlight = fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
@@ -42,5 +45,15 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
     // The database was closed cleanly: the WAL was checkpointed into the main file.
     const wal = join(temp.dir, 'soakp.db-wal');
     expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
+    // Nothing queued was lost: the in-flight request's ledger row and the security event were flushed.
+    const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT status, model FROM usage').all()).toEqual([{ status: 200, model: 'gpt-4o-mini' }]);
+      const events = db.prepare("SELECT action, details FROM audit_log WHERE action LIKE 'security.%'").all() as Array<{ action: string; details: string }>;
+      expect(events.map((e) => e.action)).toEqual(['security.auth_failed']);
+      expect(JSON.parse(events[0]?.details ?? '{}').count).toBe(1);
+    } finally {
+      db.close();
+    }
   });
 });
