@@ -3,7 +3,10 @@ import { saveKey as saveKeyFlow } from './admin/save-key.js';
 import type { Overrides } from './config/load.js';
 import { type RunningServer, startServer } from './http/server.js';
 import { type Runtime, openRuntime, servicesOf } from './main.js';
+import { type Policies, createPolicies } from './policy/create.js';
 import { Authenticator } from './proxy/authenticate.js';
+import { type ExchangeDeps, exchange } from './proxy/exchange.js';
+import { upstreamPathOf } from './proxy/path.js';
 import { Forwarder } from './proxy/forward.js';
 import { createLogger } from './shared/logger.js';
 
@@ -20,6 +23,7 @@ export class Soakp {
   readonly #accounts: Accounts;
   readonly #auth: Authenticator;
   readonly #forwarder: Forwarder;
+  #policies: Policies | undefined;
 
   private constructor(rt: Runtime) {
     this.#rt = rt;
@@ -38,7 +42,7 @@ export class Soakp {
 
   /** Stores an upstream key; returns a personal token for it (the only time it is shown). */
   async saveKey(key: string, options: { email?: string; upstream?: string } = {}): Promise<string> {
-    const { issued } = await saveKeyFlow(this.#accounts, { key, ...options });
+    const { issued } = await saveKeyFlow(this.#audited(), { key, ...options });
     return issued.token.reveal();
   }
 
@@ -48,18 +52,21 @@ export class Soakp {
    * upstream's JSON, or rejects with an UpstreamError carrying its status and body.
    */
   async request(token: string, endpoint: string, body?: unknown, options: { method?: string } = {}): Promise<unknown> {
-    const principal = await this.#auth.authenticate({ authorization: `Bearer ${token}` });
-    const payload = body === undefined ? null : JSON.stringify(body);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload !== null) headers['content-type'] = 'application/json';
-    const res = await this.#forwarder.forward({
-      upstream: principal.upstream,
-      key: principal.key,
+    const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token}` };
+    if (payload !== null) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
+    const controller = new AbortController();
+    const started = Date.now();
+    // The same path as an HTTP request: scopes, limits, budgets and the usage ledger apply.
+    const res = await exchange(this.#exchangeDeps(), {
       method: options.method ?? (payload === null ? 'GET' : 'POST'),
-      pathAndQuery: `/${endpoint.replace(/^\/+/, '').replace(/^v1\//, '')}`,
+      pathAndQuery: upstreamPathOf(`/v1/${endpoint.replace(/^\/+/, '').replace(/^v1\//, '')}`),
       headers,
       body: payload,
-      signal: new AbortController().signal,
+      source: 'library',
+      signal: controller.signal,
+      cancel: () => controller.abort(),
+      measure: () => ({ durationMs: Date.now() - started, bytesIn: payload?.length ?? 0, bytesOut: 0 }),
     });
     const text = Buffer.concat(await res.body.toArray()).toString('utf8');
     const parsed: unknown = /json/i.test(String(res.headers['content-type'] ?? '')) && text !== '' ? JSON.parse(text) : text;
@@ -76,7 +83,23 @@ export class Soakp {
     });
   }
 
+  #policiesNow(): Policies {
+    this.#policies ??= createPolicies(this.#rt.store, this.#rt.config, this.#rt.logger);
+    return this.#policies;
+  }
+
+  /** Accounts whose changes are audited as made by this program (actor `library`). */
+  #audited(): Accounts {
+    return new Accounts({ ...this.#accounts.deps, auditor: this.#policiesNow().auditor, actor: 'library', source: 'library' });
+  }
+
+  #exchangeDeps(): ExchangeDeps {
+    this.#policiesNow();
+    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspectLimit: this.#rt.config.budgets.inspectLimit };
+  }
+
   async close(): Promise<void> {
+    await this.#policies?.close(); // flushes the usage ledger and the audit log
     this.#auth.close();
     await this.#forwarder.close();
     await this.#rt.close();

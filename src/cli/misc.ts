@@ -39,7 +39,9 @@ export function registerMisc(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const { config, configFile } = loadConfig(overridesOf(g), process.env);
-      output(g, { ok: true, configFile: configFile ?? null, config }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);
+      // URLs may carry a password (redis://:pw@host, postgres://u:pw@host): shown masked.
+      const shown = JSON.parse(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'string' ? maskUrlPassword(v) : v))) as unknown;
+      output(g, { ok: true, configFile: configFile ?? null, config: shown }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);
     });
 }
 
@@ -55,4 +57,8 @@ function readJson(file: string): unknown {
   } catch (err) {
     throw new SoakpError('invalid_request', `${file} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+export function maskUrlPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
 }

@@ -12,10 +12,10 @@ export function registerServe(program: Command): void {
     .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (opts: Overrides, cmd: Command) => {
-      const { host, port, upstream, logLevel, encryptDatabase } = opts;
+      const { host, port, upstream, logLevel } = opts;
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.
       const { startServer } = await import('../http/server.js');
-      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, encryptDatabase } });
+      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel } });
       const server = await startServer(servicesOf(rt), rt.config).catch(async (err: unknown) => {
         await rt.close();
         throw err;

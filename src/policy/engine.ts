@@ -77,7 +77,7 @@ export class PolicyEngine {
   async admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Promise<Ticket> {
     const models = effectiveScopes(policyOf(ctx.token), ctx.user.policy ?? {}).models;
     const model = fields.model ?? null;
-    if (models && METERED.has(ctx.family) && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
+    if (models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (models && model !== null && !modelAllowed(models, model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
     const prompt = metered ? (fields.promptText ? countTokens(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;

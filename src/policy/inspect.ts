@@ -84,7 +84,8 @@ function multipartModel(contentType: string, found: (model: string) => void): { 
   return { write: (c) => bb.write(c), destroy: () => bb.destroy() };
 }
 
-function jsonFields(body: Buffer): RequestFields {
+/** The fields of a whole JSON body; {} when it is not a JSON object (the upstream will judge it). */
+export function jsonFields(body: Buffer): RequestFields {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));

@@ -42,7 +42,9 @@ async function upgrade(auth: Authenticator, policies: PolicyEngine, req: Incomin
   // The same policies as every other request: scopes, and a session holds a concurrency slot while open.
   const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, source: req.socket.remoteAddress ?? null };
   policies.checkRoute(ctx);
-  const ticket = await policies.admit(ctx, {}, 0);
+  // The session's model comes in the query (`?model=…`), as OpenAI's realtime API takes it.
+  const model = new URLSearchParams(pathAndQuery.split('?')[1] ?? '').get('model');
+  const ticket = await policies.admit(ctx, model === null ? {} : { model }, 0);
   const started = Date.now();
   client.once('close', () => ticket.finish({ promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' }, { status: 101, model: null, durationMs: Date.now() - started, bytesIn: (client as Socket).bytesRead, bytesOut: (client as Socket).bytesWritten }));
   const base = new URL(principal.upstream.baseUrl);

@@ -58,8 +58,9 @@ export function budgetRepo(db: Kysely<Database>): BudgetRepo {
       await db
         .updateTable('budget_counters')
         .set((eb) => ({
-          reserved_tokens: sql<number>`max(0, reserved_tokens - ${reserved.tokens})`,
-          reserved_micros: sql<number>`max(0, reserved_micros - ${reserved.micros})`,
+          // CASE rather than max()/greatest(): the same SQL in SQLite and PostgreSQL.
+          reserved_tokens: sql<number>`case when reserved_tokens > ${reserved.tokens} then reserved_tokens - ${reserved.tokens} else 0 end`,
+          reserved_micros: sql<number>`case when reserved_micros > ${reserved.micros} then reserved_micros - ${reserved.micros} else 0 end`,
           spent_tokens: eb('spent_tokens', '+', actual.tokens),
           spent_micros: eb('spent_micros', '+', actual.micros),
         }))

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { openSecret, rewrapSecret, sealSecret } from '../crypto/envelope.js';
 import type { MasterKeyring } from '../crypto/keyring.js';
 import type { SealedSecret } from '../domain/types.js';
@@ -22,6 +23,7 @@ export function loadFileKey(keyring: MasterKeyring, keyFile: string, dbFile: str
           'chosen for a new database), or its key file was lost — restore it from the backup of the data directory.',
       );
     }
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
     writeSealed(keyFile, sealSecret(keyring, randomBytes(32), CONTEXT));
   }
   try {

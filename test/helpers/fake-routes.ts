@@ -14,6 +14,8 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
   const parsed = parseJson(body);
   switch (path) {
     case '/v1/models':
+      // The upstream's own limits on the stored key: soakp's limits, when it applies some, win.
+      res.setHeader('x-ratelimit-limit-requests', '5000');
       return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1, owned_by: 'fake' }] });
     case '/v1/chat/completions':
       if (parsed === undefined) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', code: null, param: null } });

@@ -169,6 +169,25 @@ describe('the soakp command, end to end in a temporary data directory', () => {
     for (const r of results) expect(r.code, r.stderr).toBe(0);
   });
 
+  it('encrypts the whole database when asked, on a new data directory, and detects it afterwards', async () => {
+    const added = await runCli(['user', 'add', 'enc@example.com', '--key', canaryKey(), '--encrypt-database', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const head = readFileSync(join(temp.dir, 'soakp.db')).subarray(0, 16).toString('latin1');
+    expect(head).not.toBe('SQLite format 3\u0000');
+    expect(statSync(join(temp.dir, 'soakp.db.key')).mode & 0o777).toBe(0o600);
+    // Later commands need no flag: the key file beside the database says it is encrypted.
+    expect(json<Array<{ email: string }>>(await runCli(['user', 'list', '--json'], env))[0]?.email).toBe('enc@example.com');
+  });
+
+  it('masks passwords in URLs when it prints the configuration', async () => {
+    const file = join(temp.dir, 'redis.yaml');
+    writeFileSync(file, 'rateLimits:\n  redisUrl: redis://:hunter2secret@127.0.0.1:6379\n');
+    const r = await runCli(['config', 'check', '--config', file, '--json'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('hunter2secret');
+    expect(r.stdout).toContain('redis://:***@127.0.0.1:6379');
+  });
+
   it('keeps working on a copy of the data directory (a backup restores)', async () => {
     json(await runCli(['user', 'add', 'a@example.com', '--key', canaryKey(), '--json'], env));
     const copy = tempDir();

@@ -45,6 +45,8 @@ describe('policies on the data plane: scopes, limits and budgets hold under conc
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 429)).toHaveLength(90);
     expect(upstream.requests.length - before).toBe(10);
+    const admitted = results.find((r) => r.status === 200) as Response;
+    expect(admitted.headers.get('x-ratelimit-limit-requests')).toBe('10'); // soakp's, not the upstream's 5000
     const refused = results.find((r) => r.status === 429) as Response;
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get('x-ratelimit-limit-requests')).toBe('10');
@@ -121,6 +123,12 @@ describe('policies on the data plane: scopes, limits and budgets hold under conc
     expect(body.error.code).toBe('unknown_model_price');
     expect(body.error.message).toContain('mystery-model');
     expect((await chat(token, { model: 'cheap-model' })).status).toBe(200);
+  });
+
+  it('applies the same policies to the library\'s request()', async () => {
+    const { token } = await issue('--rpm', '1');
+    await expect(soakp.request(token, 'models')).resolves.toMatchObject({ object: 'list' });
+    await expect(soakp.request(token, 'models')).rejects.toMatchObject({ code: 'rate_limited', status: 429 });
   });
 
   it('holds a concurrency limit: the second request waits its turn with 429', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
+import { json, runCli } from '../helpers/cli.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
 /** A fake realtime upstream: echoes each message back, prefixed; records the upgrade's headers. */
@@ -52,11 +53,13 @@ describe('realtime WebSocket passthrough', () => {
   let token: string;
   const key = canaryKey();
   let wsBase: string;
+  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     temp = tempDir();
     upstream = await startRealtimeUpstream();
-    soakp = await Soakp.open({ dataDir: temp.dir, upstreamUrl: upstream.baseUrl, logLevel: 'silent', env: { SOAKP_MASTER_KEY: randomMasterKey() } });
+    env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl };
+    soakp = await Soakp.open({ logLevel: 'silent', env });
     server = await soakp.listen({ host: '127.0.0.1', port: 0 });
     token = await soakp.saveKey(key, { email: 'alice@example.com' });
     wsBase = server.url.replace('http:', 'ws:');
@@ -103,5 +106,15 @@ describe('realtime WebSocket passthrough', () => {
     await expect(open(`${wsBase}/v1/realtime`, { protocols: ['openai-insecure-api-key.sk-soakp-nope'] })).rejects.toMatchObject({ status: 401 });
     await expect(open(`${wsBase}/v1/chat/completions`, { headers: { authorization: `Bearer ${token}` } })).rejects.toMatchObject({ status: 404 });
     expect(upstream.seen.length).toBe(before);
+  });
+
+  it('applies scopes to sessions: a model outside the token’s scope is refused with 403', async () => {
+    const scoped = json<{ token: string }>(await runCli(['token', 'issue', 'alice@example.com', '--models', 'gpt-realtime*', '--json'], env)).token;
+    const before = upstream.seen.length;
+    await expect(open(`${wsBase}/v1/realtime?model=o3-voice`, { headers: { authorization: `Bearer ${scoped}` } })).rejects.toMatchObject({ status: 403 });
+    await expect(open(`${wsBase}/v1/realtime`, { headers: { authorization: `Bearer ${scoped}` } })).rejects.toMatchObject({ status: 403 });
+    expect(upstream.seen.length).toBe(before);
+    const ws = await open(`${wsBase}/v1/realtime?model=gpt-realtime-mini`, { headers: { authorization: `Bearer ${scoped}` } });
+    ws.close();
   });
 });
