@@ -1,10 +1,10 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { type EndpointFamily, type Policy, effectiveScopes, modelAllowed } from '../domain/policy.js';
 import type { TokenRecord, User } from '../domain/types.js';
 import type { UsageRecord } from '../domain/usage.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Budgets, BudgetSubject } from './budget.js';
+import { loadTokenizer } from './tokenizer.js';
 import type { RequestFields } from './inspect.js';
 import type { Auditor, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
 
@@ -80,7 +80,7 @@ export class PolicyEngine {
     if (models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (models && model !== null && !modelAllowed(models, model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
-    const prompt = metered ? (fields.promptText ? countTokens(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;
+    const prompt = metered ? (fields.promptText ? (await loadTokenizer())(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;
     const completion = metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0;
     const admission = await this.#guard(ctx, 'rate_limited', () => this.deps.limiter.admit(rateSubjects(ctx), prompt + completion));
     let reservation;

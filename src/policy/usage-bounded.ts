@@ -38,6 +38,18 @@ export class BoundedBytes {
     while (this.#tail.length > 1 && this.#tailLength - this.#tail[0]!.length >= TAIL) this.#tailLength -= this.#tail.shift()!.length;
   }
 
+  /** Bytes seen (kept or not): an upper bound on the tokens of any text inside. */
+  get size(): number {
+    return this.#headLength + this.#tailLength;
+  }
+
+  /** Whether the kept bytes contain `needle` (a cheap test before parsing). */
+  includes(needle: string): boolean {
+    // Most events arrive in one piece; a split one is joined so a needle across pieces is found.
+    const head = this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
+    return head.includes(needle) || (this.#tail.length > 0 && Buffer.concat(this.#tail).includes(needle));
+  }
+
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */
   value(): unknown {
     const head = Buffer.concat(this.#head);

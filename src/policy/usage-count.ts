@@ -1,4 +1,4 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { countText as countWithTokenizer } from './tokenizer.js';
 
 /** Token counts of one answer, as the upstream reported them. */
 export interface Counts {
@@ -8,11 +8,10 @@ export interface Counts {
 }
 
 // Model output may contain text like `<|endoftext|>`; it is plain text here (the default would throw).
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Tokens of delivered text, with the o200k_base encoding of current OpenAI models. */
 export function countText(text: string): number {
-  return text === '' ? 0 : countTokens(text, AS_TEXT);
+  return countWithTokenizer(text);
 }
 
 /** The usage of an answer, an SSE event's payload or a `response.*` event's response, in any of OpenAI's shapes. */
@@ -34,32 +33,36 @@ export function modelOf(value: unknown): string | undefined {
  * while memory stays bounded and a running total exists for the budget ceiling.
  */
 export function deltaTokens(event: unknown): number {
-  if (!isObject(event)) return 0;
-  let n = 0;
+  return countText(deltaText(event));
+}
+
+/** The text an event delivers (content, reasoning, refusals, tool calls), joined; '' for none. */
+export function deltaText(event: unknown): string {
+  if (!isObject(event)) return '';
+  const parts: string[] = [];
+  const add = (value: unknown) => {
+    if (typeof value === 'string' && value !== '') parts.push(value);
+  };
+  const addFunction = (fn: unknown) => {
+    if (isObject(fn)) {
+      add(fn.name);
+      add(fn.arguments);
+    }
+  };
   // Responses API: `response.output_text.delta`, `…function_call_arguments.delta`, reasoning deltas.
   // `response.audio.delta` is base64 audio, not text, and is billed by the upstream's report only.
-  if (typeof event.type === 'string' && event.type.endsWith('.delta') && event.type !== 'response.audio.delta' && typeof event.delta === 'string') {
-    n += countText(event.delta);
-  }
-  if (!Array.isArray(event.choices)) return n;
+  if (typeof event.type === 'string' && event.type.endsWith('.delta') && event.type !== 'response.audio.delta') add(event.delta);
+  if (!Array.isArray(event.choices)) return parts.join('');
   for (const choice of event.choices) {
     if (!isObject(choice)) continue;
-    if (typeof choice.text === 'string') n += countText(choice.text); // legacy completions
+    add(choice.text); // legacy completions
     const delta = choice.delta;
     if (!isObject(delta)) continue;
-    for (const field of ['content', 'reasoning_content', 'reasoning', 'refusal']) n += textTokens(delta[field]);
-    n += functionTokens(delta.function_call);
-    if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) if (isObject(call)) n += functionTokens(call.function);
+    for (const field of ['content', 'reasoning_content', 'reasoning', 'refusal']) add(delta[field]);
+    addFunction(delta.function_call);
+    if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) if (isObject(call)) addFunction(call.function);
   }
-  return n;
-}
-
-function functionTokens(fn: unknown): number {
-  return isObject(fn) ? textTokens(fn.name) + textTokens(fn.arguments) : 0;
-}
-
-function textTokens(value: unknown): number {
-  return typeof value === 'string' ? countText(value) : 0;
+  return parts.join('');
 }
 
 function readCounts(usage: unknown): Counts | undefined {

@@ -1,7 +1,7 @@
 import type { TapOptions, UsageObservation } from './ports.js';
 import type { Meter } from './usage-meter.js';
-import { COLLECT_LIMIT } from './usage-bounded.js';
-import { type Counts, deltaTokens, modelOf, usageOf } from './usage-count.js';
+import { type BoundedBytes, COLLECT_LIMIT } from './usage-bounded.js';
+import { type Counts, countText, deltaText, modelOf, usageOf } from './usage-count.js';
 import { type SseEvent, SseSplitter } from './usage-sse.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
@@ -13,11 +13,8 @@ export const CUTOFF_EVENT = Buffer.from(
 
 const EMPTY = Buffer.alloc(0);
 
-interface Seen {
-  readonly tokens: number;
-  readonly usage: Counts | undefined;
-  readonly model: string | undefined;
-}
+/** Events kept unparsed while their text may never need counting (at most this many bytes). */
+const UNPARSED_LIMIT = 1024 * 1024;
 
 /**
  * An SSE answer. Without a ceiling each chunk goes on at once. With one, bytes go on at event
@@ -26,7 +23,16 @@ interface Seen {
  */
 export class SseMeter implements Meter {
   readonly #split = new SseSplitter();
+  /** Exact tokens of the text of events already counted. */
   #completion = 0;
+  /**
+   * Events not parsed yet. Most streams end with the upstream's own usage, and then their text
+   * never needs counting; until then each event costs a byte scan, not a JSON parse and a
+   * tokenizer run. Their byte size bounds their tokens (a token is at least one byte), which
+   * is enough to prove a budget ceiling is not near.
+   */
+  #unparsed: Array<BoundedBytes | string> = [];
+  #unparsedBytes = 0;
   #reported: Counts | undefined;
   #model: string | undefined;
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
@@ -41,12 +47,12 @@ export class SseMeter implements Meter {
     const ceiling = this.options.completionCeiling;
     if (ceiling === undefined) {
       push(chunk);
-      for (const event of this.#split.feed(chunk)) this.#take(inspect(event));
+      for (const event of this.#split.feed(chunk)) this.#take(event, undefined);
       return false;
     }
     let from = 0;
     for (const event of this.#split.feed(chunk)) {
-      if (this.#deliver(inspect(event), chunk.subarray(from, event.end), ceiling, push)) return true;
+      if (this.#deliver(event, chunk.subarray(from, event.end), ceiling, push)) return true;
       from = event.end;
     }
     const rest = chunk.subarray(from);
@@ -68,10 +74,10 @@ export class SseMeter implements Meter {
     const last = this.#split.finish();
     const ceiling = this.options.completionCeiling;
     if (ceiling === undefined) {
-      if (last) this.#take(inspect(last));
+      if (last) this.#take(last, undefined);
       return false;
     }
-    if (last) return this.#deliver(inspect(last), EMPTY, ceiling, push);
+    if (last) return this.#deliver(last, EMPTY, ceiling, push);
     this.#release(EMPTY, push);
     return false;
   }
@@ -79,13 +85,20 @@ export class SseMeter implements Meter {
   observation(): UsageObservation {
     const r = this.#reported;
     if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: this.#model };
+    this.#countUnparsed();
     const prompt = this.options.promptEstimate;
     return { promptTokens: prompt, completionTokens: this.#completion, totalTokens: prompt + this.#completion, source: 'counted', model: this.#model };
   }
 
   /** Passes a finished event on, or ends the stream in its place when it would pass the ceiling. */
-  #deliver(seen: Seen, last: Buffer, ceiling: number, push: (bytes: Buffer) => void): boolean {
-    if (!this.#streaming && seen.tokens > 0 && this.#completion + seen.tokens > ceiling) {
+  #deliver(event: SseEvent, last: Buffer, ceiling: number, push: (bytes: Buffer) => void): boolean {
+    const size = event.data?.size ?? 0;
+    // Counted exactly only once the byte bound no longer proves the ceiling out of reach.
+    const near = this.#completion + this.#unparsedBytes + size > ceiling;
+    if (near) this.#countUnparsed();
+    const value = near && event.data ? event.data.value() : undefined;
+    const tokens = near ? countText(deltaText(value)) : 0;
+    if (!this.#streaming && tokens > 0 && this.#completion + tokens > ceiling) {
       this.#held = [];
       this.#heldLength = 0;
       push(CUTOFF_EVENT);
@@ -93,7 +106,7 @@ export class SseMeter implements Meter {
     }
     this.#release(last, push);
     this.#streaming = false;
-    this.#take(seen);
+    this.#take(event, near ? { value, tokens } : undefined);
     return false;
   }
 
@@ -104,14 +117,33 @@ export class SseMeter implements Meter {
     if (bytes.length > 0) push(bytes);
   }
 
-  #take(seen: Seen): void {
-    this.#completion += seen.tokens;
-    if (seen.usage) this.#reported = seen.usage;
-    this.#model ??= seen.model;
+  /** Records a delivered event: `counted` when it was parsed and counted already, else kept for later. */
+  #take(event: SseEvent, counted: { value: unknown; tokens: number } | undefined): void {
+    const data = event.data;
+    if (!data) return;
+    if (counted) {
+      this.#completion += counted.tokens;
+      this.#model ??= modelOf(counted.value);
+      this.#reported = usageOf(counted.value) ?? this.#reported;
+      return;
+    }
+    let kept: BoundedBytes | string = data;
+    if (this.#model === undefined || data.includes('"usage"')) {
+      const value = data.value();
+      this.#model ??= modelOf(value);
+      this.#reported = usageOf(value) ?? this.#reported;
+      kept = deltaText(value); // its text waits with the others: counted together, as delivered
+    }
+    this.#unparsed.push(kept);
+    this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
+    if (this.#unparsedBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
   }
-}
 
-function inspect(event: SseEvent): Seen {
-  const value = event.data?.value();
-  return { tokens: deltaTokens(value), usage: usageOf(value), model: modelOf(value) };
+  #countUnparsed(): void {
+    if (this.#unparsed.length === 0) return;
+    const text = this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
+    this.#unparsed = [];
+    this.#unparsedBytes = 0;
+    this.#completion += countText(text);
+  }
 }

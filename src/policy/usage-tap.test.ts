@@ -2,10 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TapOptions } from './ports.js';
 import { COLLECT_LIMIT } from './usage-bounded.js';
 import { tapResponse } from './usage-tap.js';
+import { loadTokenizer } from './tokenizer.js';
+
+// The tap counts with the tokenizer once it is loaded (the proxy loads it before tapping a stream).
+beforeAll(async () => {
+  await loadTokenizer();
+});
 
 const SSE = 'text/event-stream; charset=utf-8';
 const JSON_TYPE = 'application/json';
@@ -153,7 +159,8 @@ describe('tapResponse: counted usage', () => {
     ];
     const tapped = tapResponse(upstream(events), options(SSE));
     await received(tapped.body);
-    const expected = tokens('Think first.', 'get_weather', '{"city":', '"Paris"}', ' legacy text', ' résumé');
+    // The delivered text is counted as a whole (pieces split mid-token are not over-counted).
+    const expected = countTokens(['Think first.', 'get_weather', '{"city":', '"Paris"}', ' legacy text', ' résumé'].join(''));
     expect(await tapped.usage).toEqual({ promptTokens: 11, completionTokens: expected, totalTokens: 11 + expected, source: 'counted', model: MODEL });
     // Token-aligned deltas, as upstreams send them, sum to the count of the whole text.
     expect(tokens('Hello', ',', ' world', '!')).toBe(countTokens('Hello, world!'));

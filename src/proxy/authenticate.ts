@@ -61,7 +61,7 @@ export class Authenticator {
     const credential = credentialOf(headers);
     // The checksum filters typos and junk (10 KB strings, SQL) before any hashing or lookup.
     if (!isWellFormedToken(credential)) throw invalid();
-    const token = await this.#token(this.#deps.vault.hashToken(credential));
+    const token = await this.#token(credential);
     if (token.kind === 'personal' && token.userId !== null) return this.#principal(token, { id: token.userId });
     if (token.kind !== 'openwebui') throw invalid();
     const options = token.options as unknown as OpenWebUIOptions;
@@ -77,14 +77,16 @@ export class Authenticator {
     this.#unsubscribe();
   }
 
-  async #token(hash: Buffer): Promise<TokenRecord> {
-    const cacheKey = hash.toString('base64');
-    let token = this.#tokens.get(cacheKey);
+  // Keyed by the credential itself: a known token costs one map lookup, no HMAC. The map lives
+  // only in this process's memory, next to the opened upstream keys it leads to.
+  async #token(credential: string): Promise<TokenRecord> {
+    let token = this.#tokens.get(credential);
     if (!token) {
+      const hash = this.#deps.vault.hashToken(credential);
       token = await this.#deps.store.tokens.byHash(hash);
       // The index found it; compare again in constant time, as the hash is secret-derived.
       if (!token || !sameHash(token.hash, hash)) throw invalid();
-      this.#tokens.set(cacheKey, token);
+      this.#tokens.set(credential, token);
     }
     const state = tokenState(token, Date.now());
     if (state === 'revoked') throw new SoakpError('token_revoked', 'This soakp token has been revoked.');

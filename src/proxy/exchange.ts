@@ -4,6 +4,7 @@ import { endpointFamily } from '../domain/policy.js';
 import type { PolicyEngine, Ticket } from '../policy/engine.js';
 import { type RequestFields, inspectBody, jsonFields, withStreamUsage } from '../policy/inspect.js';
 import type { UsageObservation } from '../policy/ports.js';
+import { loadTokenizer } from '../policy/tokenizer.js';
 import { tapResponse } from '../policy/usage-tap.js';
 import { isSoakpError } from '../shared/errors.js';
 import type { Authenticator, Principal } from './authenticate.js';
@@ -79,6 +80,8 @@ export async function exchange(deps: ExchangeDeps, req: Outgoing): Promise<Answe
     finishEmpty(ticket, facts(isSoakpError(err) ? err.status : 502));
     throw err;
   }
+  // A stream may have to be counted as it passes: have the tokenizer ready before it starts.
+  if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) await loadTokenizer();
   const tapped = tapResponse(res.body, {
     endpoint: ctx.family,
     contentType: String(res.headers['content-type'] ?? ''),

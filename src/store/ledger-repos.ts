@@ -42,17 +42,23 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
 export function budgetRepo(db: Kysely<Database>): BudgetRepo {
   return {
     async reserve(scope, period, amount, limit) {
-      await db.insertInto('budget_counters').values({ scope, period }).onConflict((oc) => oc.columns(['scope', 'period']).doNothing()).execute();
-      // One conditional UPDATE: the check and the increment are a single atomic statement.
-      let q = db
-        .updateTable('budget_counters')
-        .set((eb) => ({ reserved_tokens: eb('reserved_tokens', '+', amount.tokens), reserved_micros: eb('reserved_micros', '+', amount.micros) }))
-        .where('scope', '=', scope)
-        .where('period', '=', period);
-      if (limit.tokens !== undefined) q = q.where(sql<number>`spent_tokens + reserved_tokens + ${amount.tokens}`, '<=', limit.tokens);
-      if (limit.micros !== undefined) q = q.where(sql<number>`spent_micros + reserved_micros + ${amount.micros}`, '<=', limit.micros);
-      const r = await q.executeTakeFirst();
-      return Number(r.numUpdatedRows) > 0;
+      if ((limit.tokens !== undefined && amount.tokens > limit.tokens) || (limit.micros !== undefined && amount.micros > limit.micros)) return false;
+      // One statement: insert the row with this reservation, or add it to the existing row only
+      // if spent + reserved + amount stays within each limit. Atomic in SQLite and PostgreSQL.
+      const r = await db
+        .insertInto('budget_counters')
+        .values({ scope, period, reserved_tokens: amount.tokens, reserved_micros: amount.micros })
+        .onConflict((oc) => {
+          let update = oc.columns(['scope', 'period']).doUpdateSet({
+            reserved_tokens: sql<number>`budget_counters.reserved_tokens + excluded.reserved_tokens`,
+            reserved_micros: sql<number>`budget_counters.reserved_micros + excluded.reserved_micros`,
+          });
+          if (limit.tokens !== undefined) update = update.where(sql<number>`budget_counters.spent_tokens + budget_counters.reserved_tokens + excluded.reserved_tokens`, '<=', limit.tokens);
+          if (limit.micros !== undefined) update = update.where(sql<number>`budget_counters.spent_micros + budget_counters.reserved_micros + excluded.reserved_micros`, '<=', limit.micros);
+          return update;
+        })
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
     },
     async settle(scope, period, reserved, actual) {
       await db

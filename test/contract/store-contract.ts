@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { freshStorePerTest, type OpenStoreUnderTest } from './fixtures.js';
 import { keysContract } from './keys-contract.js';
+import { ledgerContract } from './ledger-contract.js';
 import { secretsContract } from './secrets-contract.js';
 import { concurrencyContract, lifecycleContract, transactionContract } from './store-level-contract.js';
 import { tokensContract } from './tokens-contract.js';
@@ -24,6 +25,7 @@ export function describeStoreContract(name: string, open: OpenStoreUnderTest): v
     keysContract(t);
     tokensContract(t);
     secretsContract(t);
+    ledgerContract(t);
     transactionContract(t);
     concurrencyContract(t);
     lifecycleContract(t);

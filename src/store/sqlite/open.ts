@@ -41,7 +41,7 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
     raw?.close();
     throw notADatabase(options.file, Boolean(options.fileKey), cause);
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   try {
     await migrateLocked(db, raw);
   } catch (err) {
@@ -127,4 +127,28 @@ async function migrateLocked(db: Kysely<Database>, raw: BetterSqlite3.Database):
     if (raw.inTransaction) raw.exec('ROLLBACK');
     throw err;
   }
+}
+
+// Kysely's SQLite driver prepares every query anew; preparing costs more than running a small
+// query. The SQL text of a given builder call is always the same (values are parameters), so
+// a bounded cache of prepared statements by text serves nearly every query on the hot path.
+function withStatementCache(raw: BetterSqlite3.Database): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return new Proxy(raw, {
+    get(target, prop) {
+      if (prop !== 'prepare') {
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      return (sqlText: string) => {
+        let stmt = cache.get(sqlText);
+        if (!stmt) {
+          if (cache.size >= 500) cache.clear();
+          stmt = target.prepare(sqlText);
+          cache.set(sqlText, stmt);
+        }
+        return stmt;
+      };
+    },
+  });
 }

@@ -1,0 +1,27 @@
+/**
+ * The o200k_base tokenizer of current OpenAI models, loaded on first need: its tables take
+ * about 70 MB, which a deployment that never counts tokens (no budgets, upstreams that report
+ * usage) should not carry. `loadTokenizer()` is awaited before the first count; `countText`
+ * is synchronous for the response tap, which runs after it.
+ */
+type Count = (text: string) => number;
+
+let count: Count | undefined;
+let loading: Promise<Count> | undefined;
+
+export function loadTokenizer(): Promise<Count> {
+  loading ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => {
+    // Special-token text (e.g. "<|endoftext|>") in a prompt or an answer is counted as text.
+    count = (text) => m.countTokens(text, { disallowedSpecial: new Set<string>() });
+    return count;
+  });
+  return loading;
+}
+
+/** Tokens in `text`; before the tokenizer is loaded, a bytes ÷ 4 estimate (never 0 for text). */
+export function countText(text: string): number {
+  if (text === '') return 0;
+  if (count) return count(text);
+  void loadTokenizer();
+  return Math.max(1, Math.ceil(Buffer.byteLength(text) / 4));
+}

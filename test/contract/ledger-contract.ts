@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditInput, UsageRecord } from '../../src/domain/usage.js';
+import type { ContractContext } from './fixtures.js';
+
+const amount = (tokens: number, micros = 0) => ({ tokens, micros });
+
+function usage(overrides: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    at: Date.UTC(2026, 10, 23, 12), userId: 'usr_a', tokenId: 'tok_a', upstream: 'default', model: 'gpt-4o-mini', endpoint: 'chat',
+    status: 200, promptTokens: 5, completionTokens: 3, totalTokens: 8, costMicros: 7, durationMs: 12, bytesIn: 100, bytesOut: 600, source: 'reported',
+    ...overrides,
+  };
+}
+
+/** Budgets, the usage ledger and the audit chain: the MUST sentences of their ports. */
+export function ledgerContract(t: ContractContext): void {
+  describe('budgets', () => {
+    it('reserves within the limit, refuses past it, and changes nothing when it refuses', async () => {
+      expect(await t.store.budgets.reserve('token:a', '2026-11', amount(60), { tokens: 100 })).toBe(true);
+      expect(await t.store.budgets.reserve('token:a', '2026-11', amount(60), { tokens: 100 })).toBe(false);
+      expect(await t.store.budgets.get('token:a', '2026-11')).toEqual({ spentTokens: 0, spentMicros: 0, reservedTokens: 60, reservedMicros: 0 });
+      expect(await t.store.budgets.reserve('token:a', '2026-11', amount(101), { tokens: 100 })).toBe(false);
+      expect(await t.store.budgets.get('token:b', '2026-11')).toEqual({ spentTokens: 0, spentMicros: 0, reservedTokens: 0, reservedMicros: 0 });
+    });
+
+    it('lets concurrent reservations pass a limit together exactly never (no lost updates)', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, () => t.store.budgets.reserve('user:c', 'total', amount(10, 10), { tokens: 100, micros: 1000 })));
+      expect(results.filter(Boolean)).toHaveLength(10);
+      expect((await t.store.budgets.get('user:c', 'total')).reservedTokens).toBe(100);
+    });
+
+    it('settles: releases the reservation and adds the actual usage, which may pass the limit', async () => {
+      await t.store.budgets.reserve('token:s', 'day', amount(50, 500), { tokens: 100 });
+      await t.store.budgets.settle('token:s', 'day', amount(50, 500), amount(120, 900));
+      expect(await t.store.budgets.get('token:s', 'day')).toEqual({ spentTokens: 120, spentMicros: 900, reservedTokens: 0, reservedMicros: 0 });
+      expect(await t.store.budgets.reserve('token:s', 'day', amount(1), { tokens: 100 })).toBe(false);
+      expect(await t.store.budgets.reserve('token:s', 'day', amount(1), {})).toBe(true); // no limit given: always
+    });
+  });
+
+  describe('usage ledger', () => {
+    it('inserts rows and summarises them by user, model and day since a time', async () => {
+      await t.store.usage.insertMany([usage(), usage({ model: 'o3', costMicros: 100 }), usage({ at: Date.UTC(2026, 10, 1), userId: 'usr_b' })]);
+      expect(await t.store.usage.count()).toBe(3);
+      const byModel = await t.store.usage.summarize({ since: Date.UTC(2026, 10, 20), by: 'model' });
+      expect(byModel).toEqual([
+        { key: 'gpt-4o-mini', requests: 1, promptTokens: 5, completionTokens: 3, totalTokens: 8, costMicros: 7 },
+        { key: 'o3', requests: 1, promptTokens: 5, completionTokens: 3, totalTokens: 8, costMicros: 100 },
+      ]);
+      expect((await t.store.usage.summarize({ since: 0, by: 'day', userId: 'usr_b' })).map((s) => s.key)).toEqual(['2026-11-01']);
+      await t.store.usage.insertMany([]);
+      expect(await t.store.usage.count()).toBe(3);
+    });
+  });
+
+  describe('audit log', () => {
+    it('chains each entry to the one before it, in order, and lists the newest with a limit', async () => {
+      const hashOf = (prev: string, e: AuditInput) => `${prev}>${e.action}`;
+      const entry = (action: string): AuditInput => ({ at: 1, actor: 'cli:test', action, target: null, details: { n: 1 }, source: 'cli' });
+      const first = await t.store.audit.append(entry('a'), hashOf);
+      const second = await t.store.audit.append(entry('b'), hashOf);
+      expect(first.prevHash).toBe('');
+      expect(second.prevHash).toBe(first.hash);
+      expect(second.hash).toBe('>a>b');
+      const all = await t.store.audit.list();
+      expect(all.map((e) => e.action)).toEqual(['a', 'b']);
+      expect(all[0]?.details).toEqual({ n: 1 });
+      expect((await t.store.audit.list({ limit: 1 })).map((e) => e.action)).toEqual(['b']);
+    });
+
+    it('never forks the chain under concurrent appends', async () => {
+      const hashOf = (prev: string, e: AuditInput) => `${prev.slice(-40)}|${e.action}`;
+      await Promise.all(Array.from({ length: 20 }, (_, i) => t.store.audit.append({ at: i, actor: 'x', action: `e${i}`, target: null, details: {}, source: null }, hashOf)));
+      const all = await t.store.audit.list();
+      for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
+      expect(all).toHaveLength(20);
+    });
+  });
+}
