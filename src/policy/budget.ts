@@ -1,7 +1,9 @@
 import { type Budget, periodKey } from '../domain/policy.js';
 import type { Amount } from '../domain/usage.js';
 import { SoakpError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import type { BudgetRepo } from '../store/ports.js';
+import { BudgetSettler } from './budget-settler.js';
 import { type PriceTable, costMicros, priceOf } from './prices.js';
 
 const PERIOD_WORD = { day: 'daily ', month: 'monthly ', total: '' } as const;
@@ -31,10 +33,20 @@ export interface Worst {
  * nothing, by conditional updates in the store — and afterwards settled to the real usage.
  */
 export class Budgets {
+  readonly #settler: BudgetSettler;
+
   constructor(
     private readonly repo: BudgetRepo,
     private readonly prices: PriceTable,
-  ) {}
+    logger: Logger,
+  ) {
+    this.#settler = new BudgetSettler(repo, logger);
+  }
+
+  /** Writes pending settlements (the server calls it on shutdown). */
+  close(): Promise<void> {
+    return this.#settler.close();
+  }
 
   async reserve(subjects: readonly BudgetSubject[], worst: Worst, now = Date.now()): Promise<Reservation> {
     const price = priceOf(this.prices, worst.model);
@@ -47,7 +59,7 @@ export class Budgets {
       const period = periodKey(s.budget.period, now);
       const limit = { tokens: s.budget.tokens, micros: s.budget.usd === undefined ? undefined : Math.floor(s.budget.usd * 1e6) };
       if (!(await this.repo.reserve(s.scope, period, amount, limit))) {
-        await Promise.all(held.map((h) => this.repo.settle(h.scope, h.period, amount, { tokens: 0, micros: 0 })));
+        for (const h of held) this.#settler.add(h.scope, h.period, amount, { tokens: 0, micros: 0 });
         throw new SoakpError('insufficient_quota', `You exceeded your current quota: the ${PERIOD_WORD[s.budget.period]}budget of this ${s.scope.split(':')[0]} is spent.`);
       }
       held.push({ scope: s.scope, period });
@@ -60,7 +72,7 @@ export class Budgets {
         if (settled) return cost;
         settled = true;
         const actual = { tokens: promptTokens + completionTokens, micros: cost };
-        await Promise.all(held.map((h) => this.repo.settle(h.scope, h.period, amount, actual)));
+        for (const h of held) this.#settler.add(h.scope, h.period, amount, actual);
         return cost;
       },
     };

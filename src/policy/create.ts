@@ -28,12 +28,13 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   // Last-used times ride on the ledger's batches: one write per token per second, not per request.
   const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
   const auditor = new AuditLog(store.audit, logger);
-  const budgets = new Budgets(store.budgets, priceTable(config.prices));
+  const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage });
   return {
     engine,
     auditor,
     close: async () => {
+      await budgets.close();
       await ledger.close();
       await auditor.close();
       await limiter.close();

@@ -172,3 +172,35 @@ describe('budgets.requestStreamUsage: asking the upstream for a stream’s usage
     }
   });
 });
+
+describe('budget settlement', () => {
+  it('settles reservations to the real usage (batched, flushed on close): spent is what was used, nothing stays reserved', async () => {
+    const temp = tempDir();
+    const upstream = await startFakeUpstream();
+    try {
+      const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl };
+      json(await runCli(['user', 'add', 'b@example.com', '--key-stdin', '--no-token', '--json'], env, canaryKey()));
+      const { token, tokenId } = json<{ token: string; tokenId: string }>(await runCli(['token', 'issue', 'b@example.com', '--token-budget', '100000', '--json'], env));
+      const soakp = await Soakp.open({ logLevel: 'silent', env });
+      const server = await soakp.listen({ host: '127.0.0.1', port: 0 });
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 500, messages: [{ role: 'user', content: 'x' }] }),
+        });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      await server.close();
+      await soakp.close();
+      const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
+      const row = db.prepare('SELECT spent_tokens, reserved_tokens FROM budget_counters WHERE scope = ?').get(`token:${tokenId}`);
+      db.close();
+      expect(row).toEqual({ spent_tokens: 3 * 8, reserved_tokens: 0 }); // the fake reports 5 + 3 tokens each
+    } finally {
+      await upstream.close();
+      temp.cleanup();
+    }
+  });
+});
