@@ -24,7 +24,6 @@ export const ERROR_CATALOGUE = {
   invalid_key: { status: 400, type: 'invalid_request_error' },
   invalid_duration: { status: 400, type: 'invalid_request_error' },
   unknown_model_price: { status: 400, type: 'invalid_request_error' },
-  model_required: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
   missing_api_key: { status: 401, type: 'authentication_error' },
   token_expired: { status: 401, type: 'authentication_error' },
