@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Accounts } from '../admin/accounts.js';
 import { adminRoutes } from '../admin/routes.js';
@@ -8,11 +9,11 @@ import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Policies } from '../policy/create.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
-import { proxyRoutes } from '../proxy/route.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
+import { dataPlaneHandler, isDataPlane } from './data-plane.js';
 import { bytesOf, bytesSince, createHttpServer } from './listener.js';
 import './types.js';
 
@@ -37,14 +38,17 @@ export interface AppState {
 
 const ID_PREFIX = randomBytes(6).toString('base64url');
 let requestCount = 0;
+// A random prefix per process and a counter: unique, and no random bytes per request.
+const nextId = (): string => `soakp-${ID_PREFIX}${(++requestCount).toString(36)}`;
 
 export async function buildApp(deps: AppDeps, state: AppState = { closing: false }): Promise<{ app: FastifyInstance; auth: Authenticator }> {
+  let dataPlane: RequestListener | undefined; // set below, before the server listens
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    serverFactory: (handler) => createHttpServer(handler, deps.limits),
+    // /v1 goes to the data plane's own lean handler; everything else is Fastify's.
+    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits),
     clientErrorHandler,
-    // A random prefix per process and a counter: unique, and no random bytes per request.
-    genReqId: () => `soakp-${ID_PREFIX}${(++requestCount).toString(36)}`,
+    genReqId: nextId,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
@@ -98,9 +102,13 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const auth = new Authenticator(deps);
   app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout));
   const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
-  await app.register(async (scope) =>
-    proxyRoutes(scope, { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit }),
-  );
+  dataPlane = dataPlaneHandler({
+    proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit },
+    logger: deps.logger,
+    access,
+    state,
+    nextId,
+  });
   await app.register(async (scope) => adminRoutes(scope, accounts));
   return { app, auth };
 }

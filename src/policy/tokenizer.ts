@@ -18,6 +18,11 @@ export function loadTokenizer(): Promise<Count> {
   return loading;
 }
 
+/** Whether counts are exact now (the tables are loaded). */
+export function tokenizerReady(): boolean {
+  return count !== undefined;
+}
+
 /** Tokens in `text`; before the tokenizer is loaded, a bytes ÷ 4 estimate (never 0 for text). */
 export function countText(text: string): number {
   if (text === '') return 0;

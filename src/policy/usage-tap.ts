@@ -57,7 +57,8 @@ export function tapResponse(body: Readable, options: TapOptions): Tapped {
   return { body: tap, usage };
 }
 
-function meterFor(options: TapOptions): Meter {
+/** The meter for an answer's content type: SSE events, a JSON body, or opaque bytes. */
+export function meterFor(options: TapOptions): Meter {
   const mime = (options.contentType.split(';')[0] ?? '').trim().toLowerCase();
   if (mime === 'text/event-stream') return new SseMeter(options);
   if (mime === 'application/json' || mime.endsWith('+json')) return new JsonMeter(options);

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { SoakpError } from '../shared/errors.js';
 
@@ -8,12 +8,12 @@ import { SoakpError } from '../shared/errors.js';
  * Content-Length over the limit is refused before anything is sent; a chunked body is
  * counted as it streams and cut off (413) the moment it passes the limit.
  */
-export function requestBody(request: FastifyRequest, maxBytes: number): Readable | null {
+export function requestBody(request: IncomingMessage, maxBytes: number): Readable | null {
   const h = request.headers;
-  if (h['transfer-encoding'] !== undefined) return request.raw.pipe(new ByteLimit(maxBytes));
+  if (h['transfer-encoding'] !== undefined) return request.pipe(new ByteLimit(maxBytes));
   const length = h['content-length'] === undefined ? 0 : Number(h['content-length']);
   if (length > maxBytes) throw tooLarge(maxBytes);
-  return length > 0 ? request.raw : null;
+  return length > 0 ? request : null;
 }
 
 class ByteLimit extends Transform {

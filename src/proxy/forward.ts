@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, errors } from 'undici';
+import { Agent, type Dispatcher, errors } from 'undici';
 import type { Upstream } from '../config/upstreams.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Secret } from '../shared/secret.js';
@@ -44,6 +44,8 @@ export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
  */
 export class Forwarder {
   readonly #agent: Agent;
+  /** Each upstream's origin and base path, parsed once rather than per request. */
+  readonly #bases = new WeakMap<Upstream, { origin: string; prefix: string }>();
 
   constructor(options: ForwarderOptions = DEFAULT_FORWARDER_OPTIONS) {
     this.#agent = new Agent({
@@ -55,20 +57,33 @@ export class Forwarder {
   }
 
   async forward(req: ForwardRequest): Promise<ForwardResponse> {
-    const base = new URL(req.upstream.baseUrl);
     try {
-      const res = await this.#agent.request({
-        origin: base.origin,
-        path: `${base.pathname.replace(/\/$/, '')}${req.pathAndQuery}`,
-        method: req.method as 'GET',
-        headers: upstreamRequestHeaders(req.headers, req.upstream, req.key),
-        body: req.body,
-        signal: req.signal,
-      });
+      const res = await this.#agent.request({ ...this.#options(req), signal: req.signal });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       throw upstreamError(err, req.upstream.name);
     }
+  }
+
+  /** The HTTP route's way: the answer goes to `handler` as it arrives, with no stream between. */
+  dispatch(req: Omit<ForwardRequest, 'signal'>, handler: Dispatcher.DispatchHandler): void {
+    this.#agent.dispatch(this.#options(req), handler);
+  }
+
+  #options(req: Omit<ForwardRequest, 'signal'>): Dispatcher.DispatchOptions {
+    let base = this.#bases.get(req.upstream);
+    if (!base) {
+      const url = new URL(req.upstream.baseUrl);
+      base = { origin: url.origin, prefix: url.pathname.replace(/\/$/, '') };
+      this.#bases.set(req.upstream, base);
+    }
+    return {
+      origin: base.origin,
+      path: base.prefix + req.pathAndQuery,
+      method: req.method as 'GET',
+      headers: upstreamRequestHeaders(req.headers, req.upstream, req.key),
+      body: req.body,
+    };
   }
 
   close(): Promise<void> {

@@ -1,49 +1,42 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { type ExchangeDeps, NO_USAGE, admitRequest } from './admission.js';
+import type { Principal } from './authenticate.js';
 import { requestBody } from './body.js';
-import { type ExchangeDeps, exchange } from './exchange.js';
-import { upstreamPathOf } from './path.js';
+import { Relay } from './relay.js';
 
 export interface ProxyDeps extends ExchangeDeps {
   maxBodySize: number;
 }
 
-/**
- * `ANY /v1/*` over HTTP: the request's body streams in unparsed, the answer streams back as
- * it comes; everything between is `exchange`, the same path the library takes.
- */
-export async function proxyRoutes(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
-  app.removeAllContentTypeParsers();
-  // Leave the body unread in the socket: the exchange pipes it to the upstream as it comes.
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  const handler = (request: FastifyRequest, reply: FastifyReply) => handle(deps, request, reply);
-  app.all('/v1', handler);
-  app.all('/v1/*', handler);
+/** What the HTTP layer around the route supplies for one request. */
+export interface RouteContext {
+  /** The part after /v1, with its query (checked by upstreamPathOf). */
+  pathAndQuery: string;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+  /** Headers for the answer unless the upstream sends its own (x-request-id; connection). */
+  extra: Record<string, string>;
+  onPrincipal(principal: Principal): void;
+  /** Answers with an error envelope; for errors that come after this function returned. */
+  fail(err: unknown): void;
 }
 
-async function handle(deps: ProxyDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const pathAndQuery = upstreamPathOf(request.raw.url ?? '/');
-  const controller = new AbortController();
-  // A client that leaves cancels the upstream call at once: it would go on generating (and billing).
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  const socket = request.raw.socket;
+/**
+ * `ANY /v1/*` over HTTP: the request's body streams in unparsed (unless a policy needs its
+ * fields), the answer streams back as it comes. Rejects with the refusal (the caller answers
+ * it) when admission refuses; later failures go to `ctx.fail`.
+ */
+export async function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
+  const socket = req.socket;
   const written = socket.bytesWritten; // HTTP/1.1 answers a socket's requests in order: the delta is ours
-  const bytesIn = Number(request.headers['content-length'] ?? 0);
-  const answer = await exchange(deps, {
-    method: request.method,
-    pathAndQuery,
-    headers: request.headers,
-    body: requestBody(request, deps.maxBodySize),
-    source: request.ip,
-    signal: controller.signal,
-    cancel: () => controller.abort(),
-    measure: () => ({ durationMs: Math.round(reply.elapsedTime), bytesIn, bytesOut: socket.bytesWritten - written }),
-    onPrincipal: (p) => {
-      request.principal = { userId: p.user.id, tokenId: p.token.id, upstream: p.upstream.name };
-    },
-    // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
-    beforeForward: () => void reply.header('server-timing', `soakp;dur=${reply.elapsedTime.toFixed(2)}`),
-  });
-  return reply.code(answer.status).headers(answer.headers).send(answer.body);
+  const bytesIn = Number(req.headers['content-length'] ?? 0);
+  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: socket.bytesWritten - written });
+  const source = socket.remoteAddress ?? null;
+  const a = await admitRequest(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body: requestBody(req, deps.maxBodySize), source }, ctx.onPrincipal);
+  if (socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
+  // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
+  ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
+  const relay = new Relay(a, req, res, ctx.extra, measure, ctx.fail);
+  deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);
 }

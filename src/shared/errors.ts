@@ -53,6 +53,7 @@ export const ERROR_CATALOGUE = {
   master_key_mismatch: { status: 500, type: 'server_error' },
   master_key_missing: { status: 500, type: 'server_error' },
   store_unavailable: { status: 503, type: 'server_error' },
+  shutting_down: { status: 503, type: 'server_error' },
   limiter_unavailable: { status: 503, type: 'server_error' },
   store_corrupt: { status: 500, type: 'server_error' },
   upstream_unreachable: { status: 502, type: 'server_error' },
