@@ -43,11 +43,15 @@ export class BoundedBytes {
     return this.#headLength + this.#tailLength;
   }
 
-  /** Whether the kept bytes contain `needle` (a cheap test before parsing). */
-  includes(needle: string): boolean {
-    // Most events arrive in one piece; a split one is joined so a needle across pieces is found.
+  /**
+   * Whether the kept bytes hold `"<name>": {` — a field whose value is an object — as a cheap
+   * test before parsing. (OpenAI sends `"usage": null` in every chunk of a stream that asked
+   * for usage; only the last one's is an object.)
+   */
+  hasObjectField(name: string): boolean {
+    // Most events arrive in one piece; a split one is joined so a match across pieces is found.
     const head = this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
-    return head.includes(needle) || (this.#tail.length > 0 && Buffer.concat(this.#tail).includes(needle));
+    return objectFieldIn(head, name) || (this.#tail.length > 0 && objectFieldIn(Buffer.concat(this.#tail), name));
   }
 
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */
@@ -58,6 +62,20 @@ export class BoundedBytes {
     const end = Buffer.concat(this.#tail).toString('utf8');
     return { model: MODEL.exec(start)?.[1] ?? MODEL.exec(end)?.[1], usage: lastUsage(end) };
   }
+}
+
+const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+function objectFieldIn(bytes: Buffer, name: string): boolean {
+  const needle = `"${name}"`;
+  for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, at + 1)) {
+    let i = at + needle.length;
+    while (JSON_SPACE.has(bytes[i] ?? 0)) i++;
+    if (bytes[i++] !== 0x3a) continue; // ':'
+    while (JSON_SPACE.has(bytes[i] ?? 0)) i++;
+    if (bytes[i] === 0x7b) return true; // '{'
+  }
+  return false;
 }
 
 /** The last `"usage": {…}` object in text (the top-level one: it comes after any nested object). */

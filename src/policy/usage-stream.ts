@@ -90,23 +90,33 @@ export class SseMeter implements Meter {
     return { promptTokens: prompt, completionTokens: this.#completion, totalTokens: prompt + this.#completion, source: 'counted', model: this.#model };
   }
 
-  /** Passes a finished event on, or ends the stream in its place when it would pass the ceiling. */
+  /**
+   * Passes a finished event on, or ends the stream in its place when it would pass the ceiling.
+   * Three bounds, each paid for only when the cheaper one cannot rule the ceiling out: event
+   * bytes (no work), then the bytes of the text the events deliver (a JSON parse; a token is
+   * at least one byte), then exact tokens (the tokenizer).
+   */
   #deliver(event: SseEvent, last: Buffer, ceiling: number, push: (bytes: Buffer) => void): boolean {
     const size = event.data?.size ?? 0;
-    // Counted exactly only once the byte bound no longer proves the ceiling out of reach.
-    const near = this.#completion + this.#unparsedBytes + size > ceiling;
-    if (near) this.#countUnparsed();
-    const value = near && event.data ? event.data.value() : undefined;
-    const tokens = near ? countText(deltaText(value)) : 0;
-    if (!this.#streaming && tokens > 0 && this.#completion + tokens > ceiling) {
-      this.#held = [];
-      this.#heldLength = 0;
-      push(CUTOFF_EVENT);
-      return true;
+    let parsed: { value: unknown; text: string; tokens?: number } | undefined;
+    if (this.#completion + this.#unparsedBytes + size > ceiling) {
+      this.#parseUnparsed();
+      const value = event.data ? event.data.value() : undefined;
+      parsed = { value, text: deltaText(value) };
+      if (this.#completion + this.#unparsedBytes + Buffer.byteLength(parsed.text) > ceiling) {
+        this.#countUnparsed();
+        parsed.tokens = countText(parsed.text);
+        if (!this.#streaming && parsed.tokens > 0 && this.#completion + parsed.tokens > ceiling) {
+          this.#held = [];
+          this.#heldLength = 0;
+          push(CUTOFF_EVENT);
+          return true;
+        }
+      }
     }
     this.#release(last, push);
     this.#streaming = false;
-    this.#take(event, near ? { value, tokens } : undefined);
+    this.#take(event, parsed);
     return false;
   }
 
@@ -117,26 +127,36 @@ export class SseMeter implements Meter {
     if (bytes.length > 0) push(bytes);
   }
 
-  /** Records a delivered event: `counted` when it was parsed and counted already, else kept for later. */
-  #take(event: SseEvent, counted: { value: unknown; tokens: number } | undefined): void {
+  /** Records a delivered event; `parsed` when it was read already (and `tokens` when counted). */
+  #take(event: SseEvent, parsed: { value: unknown; text: string; tokens?: number } | undefined): void {
     const data = event.data;
     if (!data) return;
-    if (counted) {
-      this.#completion += counted.tokens;
-      this.#model ??= modelOf(counted.value);
-      this.#reported = usageOf(counted.value) ?? this.#reported;
-      return;
-    }
     let kept: BoundedBytes | string = data;
-    if (this.#model === undefined || data.includes('"usage"')) {
-      const value = data.value();
+    if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
+      const value = parsed ? parsed.value : data.value();
       this.#model ??= modelOf(value);
       this.#reported = usageOf(value) ?? this.#reported;
-      kept = deltaText(value); // its text waits with the others: counted together, as delivered
+      if (parsed?.tokens !== undefined) {
+        this.#completion += parsed.tokens;
+        return;
+      }
+      kept = parsed ? parsed.text : deltaText(value); // its text waits with the others: counted together, as delivered
     }
     this.#unparsed.push(kept);
     this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
     if (this.#unparsedBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
+  }
+
+  /** Replaces the events kept unparsed by the text they deliver: a tighter bound, still no tokenizer. */
+  #parseUnparsed(): void {
+    let bytes = 0;
+    for (let i = 0; i < this.#unparsed.length; i++) {
+      const d = this.#unparsed[i] as BoundedBytes | string;
+      const text = typeof d === 'string' ? d : deltaText(d.value());
+      this.#unparsed[i] = text;
+      bytes += Buffer.byteLength(text);
+    }
+    this.#unparsedBytes = bytes;
   }
 
   #countUnparsed(): void {

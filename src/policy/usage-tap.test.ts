@@ -107,6 +107,19 @@ describe('tapResponse: reported usage', () => {
     expect(await tapped.usage).toEqual({ promptTokens: 20, completionTokens: 2, totalTokens: 22, source: 'reported', model: MODEL });
   });
 
+  it('skips the `"usage": null` of every chunk and takes the final usage object, however it is spaced', async () => {
+    const withNull = (content: string) => sse({ id: 'c', object: 'chat.completion.chunk', model: MODEL, choices: [{ index: 0, delta: { content } }], usage: null });
+    const last = 'data: {"id":"c","model":"' + MODEL + '","choices":[],"usage" : \t{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}\n\n';
+    for (const ceiling of [undefined, 1000]) {
+      const tapped = tapResponse(upstream([withNull('Hi'), withNull(' there'), last, DONE]), options(SSE, { completionCeiling: ceiling }));
+      await received(tapped.body);
+      expect(await tapped.usage).toEqual({ promptTokens: 5, completionTokens: 2, totalTokens: 7, source: 'reported', model: MODEL });
+    }
+    const nulls = tapResponse(upstream([withNull('Hi'), withNull(' there'), DONE]), options(SSE));
+    await received(nulls.body);
+    expect(await nulls.usage).toMatchObject({ completionTokens: tokens('Hi', ' there'), source: 'counted' });
+  });
+
   it('takes the usage of a Responses API `response.completed` event', async () => {
     const events = [
       `event: response.created\n${sse({ type: 'response.created', response: { id: 'r', model: 'gpt-4.1', usage: null } })}`,
@@ -219,6 +232,21 @@ describe('tapResponse: budget ceiling', () => {
     expect(chunks.map(String)).toEqual(events);
     expect(cutoffs).toBe(0);
     expect(await tapped.usage).toMatchObject({ completionTokens: tokens('Hello', ' 日本語'), source: 'counted' });
+  });
+
+  it('holds the ceiling exactly when the events are far larger than their text', async () => {
+    // Each event is ~150 bytes for one token of text: the byte bound passes the ceiling at once,
+    // so the text bound and then exact counting decide.
+    const events = Array.from({ length: 50 }, () => chat(' hello'));
+    const total = tokens(' hello'.repeat(50));
+    const all = tapResponse(upstream([...events, DONE]), options(SSE, { completionCeiling: total }));
+    expect(Buffer.concat(await received(all.body)).toString()).toBe(events.join('') + DONE);
+    expect(await all.usage).toMatchObject({ completionTokens: total, source: 'counted' });
+    const cut = tapResponse(upstream([...events, DONE]), options(SSE, { completionCeiling: 10 }));
+    const text = Buffer.concat(await received(cut.body)).toString();
+    expect(text.endsWith(CUTOFF)).toBe(true);
+    expect(text).toBe(events.slice(0, 10).join('') + CUTOFF);
+    expect(await cut.usage).toMatchObject({ completionTokens: 10, source: 'counted' });
   });
 
   it('does not hold back an event larger than it keeps (image data), and still reads its usage', async () => {
