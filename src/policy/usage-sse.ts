@@ -30,6 +30,44 @@ export class SseSplitter {
   #data: BoundedBytes | undefined;
 
   feed(chunk: Buffer): SseEvent[] {
+    // Nearly every stream ends its lines with LF alone: then lines are found with indexOf (native)
+    // instead of a look at every byte; CRs anywhere take the general path below.
+    if (this.#afterCR || chunk.indexOf(CR) !== -1) return this.#feedBytes(chunk);
+    const events: SseEvent[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(LF, start);
+      this.#lineBytes(chunk, start, nl === -1 ? chunk.length : nl);
+      if (nl === -1) break;
+      this.#endLine(nl + 1, events);
+      start = nl + 1;
+    }
+    return events;
+  }
+
+  /** Bytes `from`..`to` of `chunk`, all within one line (no line end among them). */
+  #lineBytes(chunk: Buffer, from: number, to: number): void {
+    let run = this.#isData === true ? from : -1;
+    for (let i = from; i < to && this.#isData === undefined; i++) {
+      if (chunk[i] !== DATA[this.#lineLength + i - from]) this.#isData = false;
+      else if (this.#lineLength + i - from === DATA.length - 1) {
+        this.#isData = true;
+        this.#skipSpace = true;
+        if (this.#data) this.#data.push(NEWLINE);
+        else this.#data = new BoundedBytes();
+        run = i + 1;
+      }
+    }
+    this.#lineLength += to - from;
+    if (run < 0 || run >= to) return;
+    if (this.#skipSpace) {
+      this.#skipSpace = false;
+      if (chunk[run] === SPACE) run++;
+    }
+    if (run < to) this.#data!.push(chunk.subarray(run, to));
+  }
+
+  #feedBytes(chunk: Buffer): SseEvent[] {
     const events: SseEvent[] = [];
     let run = this.#isData === true && !this.#afterCR ? 0 : -1; // start of data-line bytes in this chunk
     for (let i = 0; i < chunk.length; i++) {
