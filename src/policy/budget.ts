@@ -3,10 +3,13 @@ import type { Amount } from '../domain/usage.js';
 import { SoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BudgetRepo } from '../store/ports.js';
+import { type Lease, Leases, type Limit } from './budget-lease.js';
 import { BudgetSettler } from './budget-settler.js';
 import { type PriceTable, costMicros, priceOf } from './prices.js';
 
 const PERIOD_WORD = { day: 'daily ', month: 'monthly ', total: '' } as const;
+
+type Price = { input: number; output: number };
 
 export interface BudgetSubject {
   /** `token:<id>` or `user:<id>`. */
@@ -27,54 +30,111 @@ export interface Worst {
   completionTokens: number;
 }
 
+export interface BudgetOptions {
+  /** A lease fetches at most this fraction of a budget's limit at once (64: 1/64). */
+  leaseFraction?: number;
+  /** A pool unused for this long is given back to the store, by a sweep every `idleMs` (2 s). */
+  idleMs?: number;
+}
+
 /**
  * Token and cost budgets that concurrent requests cannot overrun: before forwarding, the
  * worst case (prompt + max completion) is reserved on every budget that applies — all or
- * nothing, by conditional updates in the store — and afterwards settled to the real usage.
+ * nothing — and afterwards settled to the real usage. Reservations are served from this
+ * process's lease on each budget (budget-lease.ts), so most cost no I/O; the store's
+ * conditional update guards each chunk the lease fetches, also across processes.
  */
 export class Budgets {
   readonly #settler: BudgetSettler;
+  readonly #leases: Leases;
+  readonly #sweep: NodeJS.Timeout;
+  readonly #idleMs: number;
 
   constructor(
-    private readonly repo: BudgetRepo,
+    repo: BudgetRepo,
     private readonly prices: PriceTable,
     logger: Logger,
+    options: BudgetOptions = {},
   ) {
     this.#settler = new BudgetSettler(repo, logger);
+    this.#leases = new Leases(repo, (scope, period, amount) => this.#settler.add(scope, period, amount, NOTHING), options.leaseFraction ?? 64);
+    this.#idleMs = options.idleMs ?? 2000;
+    // Idle pools go back, so other processes can use the budget and views show no stale reservations.
+    this.#sweep = setInterval(() => void this.giveBackIdle(), Math.max(this.#idleMs, 100));
+    this.#sweep.unref();
   }
 
-  /** Writes pending settlements (the server calls it on shutdown). */
-  close(): Promise<void> {
-    return this.#settler.close();
+  /** Gives back the pools unused for `idleMs` before `now`, and writes it to the store. */
+  giveBackIdle(now = Date.now()): Promise<void> {
+    this.#leases.retire(now - this.#idleMs);
+    return this.#settler.flush();
   }
 
-  async reserve(subjects: readonly BudgetSubject[], worst: Worst, now = Date.now()): Promise<Reservation> {
+  /** Gives back every pool and writes pending settlements (the server calls it on shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    this.#leases.retire();
+    await this.#leases.settled(); // a chunk still being fetched is given back when it arrives
+    await this.#settler.close();
+  }
+
+  /** Synchronous when every budget's pool covers the worst case; only a refill awaits the store. */
+  reserve(subjects: readonly BudgetSubject[], worst: Worst, now = Date.now()): Promise<Reservation> {
     const price = priceOf(this.prices, worst.model);
     if (subjects.some((s) => s.budget.usd !== undefined) && !price) {
-      throw new SoakpError('unknown_model_price', `No price is configured for model "${String(worst.model).slice(0, 100)}", so a USD budget cannot be applied; add it under \`prices\` in the config.`);
+      return Promise.reject(new SoakpError('unknown_model_price', `No price is configured for model "${String(worst.model).slice(0, 100)}", so a USD budget cannot be applied; add it under \`prices\` in the config.`));
     }
     const amount: Amount = { tokens: worst.promptTokens + worst.completionTokens, micros: costMicros(price, worst.promptTokens, worst.completionTokens) };
-    const held: Array<{ scope: string; period: string }> = [];
-    for (const s of subjects) {
-      const period = periodKey(s.budget.period, now);
-      const limit = { tokens: s.budget.tokens, micros: s.budget.usd === undefined ? undefined : Math.floor(s.budget.usd * 1e6) };
-      if (!(await this.repo.reserve(s.scope, period, amount, limit))) {
-        for (const h of held) this.#settler.add(h.scope, h.period, amount, { tokens: 0, micros: 0 });
-        throw new SoakpError('insufficient_quota', `You exceeded your current quota: the ${PERIOD_WORD[s.budget.period]}budget of this ${s.scope.split(':')[0]} is spent.`);
-      }
-      held.push({ scope: s.scope, period });
+    const held: Lease[] = [];
+    for (const [i, s] of subjects.entries()) {
+      const lease = this.#leases.tryTake(s.scope, periodKey(s.budget.period, now), limitOf(s), amount);
+      if (!lease) return this.#reserveRest(subjects.slice(i), held, worst, price, amount, now);
+      held.push(lease);
     }
+    return Promise.resolve(this.#reservation(subjects.length > 0, held, worst, price, amount));
+  }
+
+  async #reserveRest(rest: readonly BudgetSubject[], held: Lease[], worst: Worst, price: Price | undefined, amount: Amount, now: number): Promise<Reservation> {
+    try {
+      for (const s of rest) {
+        const lease = await this.#leases.take(s.scope, periodKey(s.budget.period, now), limitOf(s), amount);
+        if (!lease) throw new SoakpError('insufficient_quota', `You exceeded your current quota: the ${PERIOD_WORD[s.budget.period]}budget of this ${s.scope.split(':')[0]} is spent.`);
+        held.push(lease);
+      }
+    } catch (err) {
+      // All or nothing: what was taken for the other budgets is released in the store (not put
+      // back in the pool, which so never holds more than one chunk; a refusal has cost I/O anyway).
+      for (const h of held) this.#settler.add(h.scope, h.period, amount, NOTHING);
+      throw err;
+    }
+    return this.#reservation(true, held, worst, price, amount);
+  }
+
+  #reservation(budgeted: boolean, held: readonly Lease[], worst: Worst, price: Price | undefined, amount: Amount): Reservation {
     let settled = false;
     return {
-      completionCeiling: subjects.length > 0 ? worst.completionTokens : undefined,
+      completionCeiling: budgeted ? worst.completionTokens : undefined,
       settle: async (promptTokens, completionTokens, model) => {
         const cost = costMicros(priceOf(this.prices, model ?? worst.model) ?? price, promptTokens, completionTokens);
         if (settled) return cost;
         settled = true;
         const actual = { tokens: promptTokens + completionTokens, micros: cost };
-        for (const h of held) this.#settler.add(h.scope, h.period, amount, actual);
+        const excess = { tokens: Math.max(0, actual.tokens - amount.tokens), micros: Math.max(0, actual.micros - amount.micros) };
+        for (const h of held) {
+          // The request's part is released in the store (which has counted it since the lease took
+          // it), not put back in the pool. A use beyond it is paid from the pool where it can be,
+          // so the budget does not pass its limit; what the pool cannot pay, the store refuses next.
+          const paid = excess.tokens > 0 || excess.micros > 0 ? this.#leases.absorb(h, excess) : NOTHING;
+          this.#settler.add(h.scope, h.period, { tokens: amount.tokens + paid.tokens, micros: amount.micros + paid.micros }, actual);
+        }
         return cost;
       },
     };
   }
+}
+
+const NOTHING: Amount = { tokens: 0, micros: 0 };
+
+function limitOf(s: BudgetSubject): Limit {
+  return { tokens: s.budget.tokens, micros: s.budget.usd === undefined ? undefined : Math.floor(s.budget.usd * 1e6) };
 }
