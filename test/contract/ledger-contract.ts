@@ -51,6 +51,13 @@ export function ledgerContract(t: ContractContext): void {
       await t.store.usage.insertMany([]);
       expect(await t.store.usage.count()).toBe(3);
     });
+
+    it('inserts a batch all or none: one bad row leaves the ledger as it was', async () => {
+      await t.store.usage.insertMany([usage()]);
+      const bad = { ...usage(), userId: null } as unknown as ReturnType<typeof usage>;
+      await expect(t.store.usage.insertMany([usage(), bad, usage()])).rejects.toThrow();
+      expect(await t.store.usage.count()).toBe(1);
+    });
   });
 
   describe('audit log', () => {

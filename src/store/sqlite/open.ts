@@ -4,10 +4,11 @@ import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { Kysely, SqliteDialect } from 'kysely';
 import { SoakpError } from '../../shared/errors.js';
 import { migrateToLatest } from '../migrations.js';
-import type { BudgetRepo, Repos, Store } from '../ports.js';
+import type { Repos, Store } from '../ports.js';
 import { sqlRepos } from '../repos.js';
 import type { Database } from '../schema.js';
 import { ChangePoller } from './changes.js';
+import { fastInsertUsage, fastReserve } from './fast.js';
 
 export interface SqliteOptions {
   file: string;
@@ -73,7 +74,7 @@ class SqliteStore implements Store {
     this.tokens = repos.tokens;
     this.secrets = repos.secrets;
     this.masterKeys = repos.masterKeys;
-    this.usage = repos.usage;
+    this.usage = { ...repos.usage, insertMany: fastInsertUsage(raw, repos.usage.insertMany) };
     this.budgets = { ...repos.budgets, reserve: fastReserve(raw, repos.budgets.reserve) };
     this.audit = repos.audit;
     this.#db = db;
@@ -151,27 +152,4 @@ function withStatementCache(raw: BetterSqlite3.Database): BetterSqlite3.Database
       };
     },
   });
-}
-
-/**
- * The budget reservation runs on every metered request: here it is one prepared statement on
- * the raw connection instead of a query built by Kysely each time. While Kysely has a
- * transaction open on this (single) connection the statement would join it, so then the
- * portable path is taken, which waits its turn.
- */
-function fastReserve(raw: BetterSqlite3.Database, portable: BudgetRepo['reserve']): BudgetRepo['reserve'] {
-  const stmt = raw.prepare(
-    `insert into budget_counters (scope, period, reserved_tokens, reserved_micros) values (@scope, @period, @tokens, @micros)
-     on conflict (scope, period) do update set
-       reserved_tokens = budget_counters.reserved_tokens + excluded.reserved_tokens,
-       reserved_micros = budget_counters.reserved_micros + excluded.reserved_micros
-     where (@limitTokens is null or budget_counters.spent_tokens + budget_counters.reserved_tokens + excluded.reserved_tokens <= @limitTokens)
-       and (@limitMicros is null or budget_counters.spent_micros + budget_counters.reserved_micros + excluded.reserved_micros <= @limitMicros)`,
-  );
-  return async (scope, period, amount, limit) => {
-    if (raw.inTransaction) return portable(scope, period, amount, limit);
-    if ((limit.tokens !== undefined && amount.tokens > limit.tokens) || (limit.micros !== undefined && amount.micros > limit.micros)) return false;
-    const result = stmt.run({ scope, period, tokens: amount.tokens, micros: amount.micros, limitTokens: limit.tokens ?? null, limitMicros: limit.micros ?? null });
-    return result.changes > 0;
-  };
 }
