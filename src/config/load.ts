@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse } from 'yaml';
 import { SoakpError } from '../shared/errors.js';
-import { type Config, configSchema } from './schema.js';
+import { type Config, checkConfig } from './schema.js';
 import { checkUpstreams } from './upstreams.js';
 
 /** Settings that flags and the environment can give (the rest live in the config file). */
@@ -55,22 +56,19 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     if (value !== undefined) set(raw, origin, key, typeof value === 'string' ? fromText(key, value) : value, `from --${kebab(key)}`);
   }
   redisFromEnv(raw, origin, env);
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.join('.') || '(top level)';
-      // A top-level unknown key has an empty path; its origin is that of the key itself.
-      const key = issue.path[0] ?? (issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined);
-      const where = key === undefined ? undefined : origin[String(key)];
-      problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
-    }
-  } else {
-    problems.push(...checkUpstreams(parsed.data));
+  const { config, issues } = checkConfig(raw);
+  for (const issue of issues) {
+    const path = issue.path.join('.') || '(top level)';
+    // A top-level unknown key has an empty path; its origin is that of the key itself.
+    const key = issue.path[0] ?? issue.key;
+    const where = key === undefined ? undefined : origin[String(key)];
+    problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
   }
-  if (problems.length > 0 || !parsed.success) {
+  if (config) problems.push(...checkUpstreams(config));
+  if (problems.length > 0 || !config) {
     throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { config: parsed.data, configFile };
+  return { config, configFile };
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
@@ -81,6 +79,9 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
     problems.push(`config file ${file} cannot be read`);
     return {};
   }
+  // Loaded only when there is a file to read (~3 MB a server configured by flags and environment
+  // need not carry); synchronously, as loading the configuration is.
+  const parseYaml = (createRequire(import.meta.url)('yaml') as { parse: typeof parse }).parse;
   try {
     const value: unknown = parseYaml(text); // YAML is a superset of JSON: one parser for both
     if (value === null || value === undefined) return {};

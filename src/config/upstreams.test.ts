@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema } from './schema.js';
+import { parseConfig } from './schema.js';
 import { PRESETS, checkUpstreams, resolveUpstreams } from './upstreams.js';
 
-const configOf = (input: Record<string, unknown>) => configSchema.parse(input);
+const configOf = (input: Record<string, unknown>) => parseConfig(input);
 
 describe('resolveUpstreams', () => {
   it('gives the openai, nanogpt and openrouter presets with bearer auth', () => {

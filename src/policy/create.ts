@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { UsageRecord } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
@@ -20,7 +21,7 @@ export interface Policies {
 /** Builds the policy services for a server: the one place that chooses memory or Redis. */
 export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger): Policies {
   const redis = config.rateLimits.redisUrl
-    ? new Redis(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    ? new (redisClass())(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
   // ioredis reconnects on its own; the limiter logs (rate-limited) when calls fail meanwhile.
   redis?.on('error', () => undefined);
@@ -41,6 +42,12 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
       redis?.disconnect();
     },
   };
+}
+
+// ioredis (with its dependencies, ~5 MB of an idle server's memory) is loaded only when Redis is
+// configured. Synchronously, so that this factory, and when the connection starts, stay as they were.
+function redisClass(): typeof Redis {
+  return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
 }
 
 async function touchTokens(store: Store, batch: readonly UsageRecord[]): Promise<void> {

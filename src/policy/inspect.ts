@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
-import busboy from 'busboy';
+import type busboy from 'busboy';
 
 /** The request fields policies need. Absent fields are undefined. */
 export interface RequestFields {
@@ -69,10 +70,15 @@ function replay(chunks: Buffer[], rest: Readable): Readable {
   return out;
 }
 
+const load = createRequire(import.meta.url);
+
 function multipartModel(contentType: string, found: (model: string) => void): { write(c: Buffer): void; destroy(): void } | undefined {
+  // Required on the first multipart body, not at start-up; synchronously, so that the listeners
+  // on the request body are still attached in the same tick as before.
+  const parse = load('busboy') as typeof busboy;
   let bb: busboy.Busboy;
   try {
-    bb = busboy({ headers: { 'content-type': contentType }, limits: { fieldSize: 256 } });
+    bb = parse({ headers: { 'content-type': contentType }, limits: { fieldSize: 256 } });
   } catch {
     return undefined; // no boundary: the upstream will judge the body
   }

@@ -1,5 +1,12 @@
+import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterMemory as Memory, RateLimiterRedis as Redised } from 'rate-limiter-flexible';
+
+// The package's index loads every backend it has (MySQL, Mongo, cluster, …; ~1 MB of an idle
+// server); these two files are the only ones used, each exporting its class.
+const load = createRequire(import.meta.url);
+const RateLimiterMemory = load('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Memory;
+const RateLimiterRedis = load('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof Redised;
 
 /** What one atomic add to a one-minute window saw. */
 export interface WindowCount {

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import type { OpenWebUIOptions } from '../domain/openwebui.js';
 import { SoakpError } from '../shared/errors.js';
 
@@ -30,6 +29,8 @@ export async function openWebUIIdentity(headers: IncomingHttpHeaders, options: O
 }
 
 async function verifiedEmail(jwt: string, secret: Buffer): Promise<string> {
+  // Loaded on the first signed header: a server without Open WebUI never carries jose.
+  const { errors: joseErrors, jwtVerify } = await import('jose');
   try {
     const { payload } = await jwtVerify(jwt, secret, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['exp', 'iat', 'sub'] });
     if (typeof payload.email !== 'string' || payload.email === '') throw refused('The Open WebUI JWT carries no email claim.');

@@ -42,11 +42,11 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
 }
 
 /**
- * Asynchronous logs are buffered up to 4 KB and written at least every 100 ms: one write per
+ * Asynchronous logs are buffered up to 32 KB and written at least every 100 ms: one write per
  * line costs a system call per request on a busy proxy (nginx buffers its access log alike).
  * pino writes what is buffered when the process exits, also after an uncaught error; only a
  * SIGKILL or a power cut can lose the last 100 ms of lines.
  */
 function destination(fd: 1 | 2, sync: boolean): DestinationStream {
-  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, minLength: 4096, periodicFlush: 100 });
+  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, minLength: 32 * 1024, maxWrite: 64 * 1024, periodicFlush: 100 });
 }

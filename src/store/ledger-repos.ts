@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from './kysely.js';
 
 import type { AuditEntry, UsageRecord, UsageSummary } from '../domain/usage.js';
 import type { AuditRepo, BudgetRepo, UsageRepo } from './ports.js';

@@ -1,4 +1,5 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely';
+import { type Kysely, Migrator, sql } from './kysely.js';
 import { SoakpError } from '../shared/errors.js';
 
 /**

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from '../kysely.js';
 import { SoakpError } from '../../shared/errors.js';
 import { migrateToLatest } from '../migrations.js';
 import type { Repos, Store } from '../ports.js';
