@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, errors } from 'undici';
+import type { Agent as AgentType, Dispatcher } from 'undici';
+import { Agent, errors, request } from './undici-core.js';
 import type { Upstream } from '../config/upstreams.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Secret } from '../shared/secret.js';
@@ -43,7 +44,7 @@ export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
  * must reach only the host the operator configured (undici follows none unless told to).
  */
 export class Forwarder {
-  readonly #agent: Agent;
+  readonly #agent: AgentType;
   /** Each upstream's origin and base path, parsed once rather than per request. */
   readonly #bases = new WeakMap<Upstream, { origin: string; prefix: string }>();
 
@@ -58,7 +59,7 @@ export class Forwarder {
 
   async forward(req: ForwardRequest): Promise<ForwardResponse> {
     try {
-      const res = await this.#agent.request({ ...this.#options(req), signal: req.signal });
+      const res = await request(this.#agent, { ...this.#options(req), signal: req.signal });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       throw upstreamError(err, req.upstream.name);

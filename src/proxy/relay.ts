@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { errors } from 'undici';
+import { errors } from './undici-core.js';
 import type { Meter } from '../policy/usage-meter.js';
 import { meterFor } from '../policy/usage-tap.js';
 import { loadTokenizer, tokenizerReady } from '../policy/tokenizer.js';

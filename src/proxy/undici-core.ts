@@ -1,0 +1,17 @@
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+// undici's index loads all of it — fetch, WebSocket, caches, mocks, proxies: ~110 files and
+// about 12 MB of an idle server's memory. The proxy needs the Agent, the request API and the
+// error classes, so it loads just those files. They are undici's internals, not its public
+// entry: package.json pins undici to one exact version, and the whole test suite runs on them.
+const require = createRequire(import.meta.url);
+
+export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
+const apiRequest = require('undici/lib/api/api-request.js') as (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
+
+/** `agent.request(options)`: the index adds the request API to every dispatcher; here it is called directly. */
+export function request(agent: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+  return apiRequest.call(agent, options);
+}
