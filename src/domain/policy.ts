@@ -85,9 +85,17 @@ export function effectiveScopes(token: Policy, user: Policy): Scopes {
 
 /** The key of the budget period that `at` falls in (UTC): `2026-11-23`, `2026-11`, `total`. */
 export function periodKey(period: BudgetPeriod, at: number): string {
-  const iso = new Date(at).toISOString();
-  return period === 'day' ? iso.slice(0, 10) : period === 'month' ? iso.slice(0, 7) : 'total';
+  if (period === 'total') return 'total';
+  // Asked on every metered request: the day's key is kept until the UTC day ends.
+  if (at < lastDay.from || at >= lastDay.to) {
+    const day = Math.floor(at / DAY_MS) * DAY_MS;
+    lastDay = { from: day, to: day + DAY_MS, iso: new Date(day).toISOString() };
+  }
+  return period === 'day' ? lastDay.iso.slice(0, 10) : lastDay.iso.slice(0, 7);
 }
+
+const DAY_MS = 86_400_000;
+let lastDay = { from: 0, to: 0, iso: '' };
 
 export function isEmptyPolicy(p: Policy): boolean {
   return !p.scopes?.upstreams && !p.scopes?.models && !p.scopes?.endpoints && !p.limits?.rpm && !p.limits?.tpm && !p.limits?.concurrency && !p.budget;

@@ -4,7 +4,7 @@ import type { UsageRecord } from '../domain/usage.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Budgets, BudgetSubject } from './budget.js';
-import { loadTokenizer } from './tokenizer.js';
+import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
 import type { RequestFields } from './inspect.js';
 import type { Auditor, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
 
@@ -80,7 +80,7 @@ export class PolicyEngine {
     if (models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (models && model !== null && !modelAllowed(models, model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
-    const prompt = metered ? (fields.promptText ? (await loadTokenizer())(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;
+    const prompt = metered ? (fields.promptText ? await promptTokens(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;
     const completion = metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0;
     const admission = await this.#guard(ctx, 'rate_limited', () => this.deps.limiter.admit(rateSubjects(ctx), prompt + completion));
     let reservation;
@@ -153,4 +153,9 @@ function usageRow(ctx: PolicyContext, facts: Parameters<Ticket['finish']>[1], ob
     status: facts.status, promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costMicros: cost,
     durationMs: facts.durationMs, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, source: observed.source,
   };
+}
+
+/** Exact prompt tokens; synchronous once the tokenizer is loaded (an await costs every request). */
+function promptTokens(text: string): number | Promise<number> {
+  return tokenizerReady() ? countText(text) : loadTokenizer().then((count) => count(text));
 }

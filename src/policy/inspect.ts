@@ -19,8 +19,8 @@ export interface Inspected {
   readonly fields: RequestFields;
   /** The whole body, when it was read whole (JSON within the limit). */
   readonly whole?: Buffer;
-  /** The body to forward: the bytes read so far, then the rest, unchanged. */
-  readonly body: Readable;
+  /** The body to forward: the bytes read so far, then the rest, unchanged (the buffer itself when whole). */
+  readonly body: Readable | Buffer;
   /** False when the body was larger than the limit and was passed on unread. */
   readonly complete: boolean;
 }
@@ -53,9 +53,12 @@ export async function inspectBody(raw: Readable, contentType: string, limit: num
     raw.on('data', onData).once('end', onEnd).once('error', reject);
   });
   parser?.destroy();
-  if (!multipart && complete) fields = jsonFields(Buffer.concat(chunks));
-  const whole = !multipart && complete ? Buffer.concat(chunks) : undefined;
-  return { fields, body: replay(chunks, raw), complete, ...(whole ? { whole } : {}) };
+  if (!multipart && complete) {
+    // Read whole: forwarded as this one buffer, so no replaying stream is needed.
+    const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    return { fields: jsonFields(whole), body: whole, complete, whole };
+  }
+  return { fields, body: replay(chunks, raw), complete };
 }
 
 function replay(chunks: Buffer[], rest: Readable): Readable {
