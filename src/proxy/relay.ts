@@ -110,6 +110,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.a.finish(this.#meter?.observation() ?? NO_USAGE, { status: this.#status || 499, ...this.measure() });
+    // After the answer's bytes leave: the response flushes on the next tick (Node corks it), and
+    // reading the usage and queueing the ledger row should not hold that up.
+    process.nextTick(() => this.a.finish(this.#meter?.observation() ?? NO_USAGE, { status: this.#status || 499, ...this.measure() }));
   }
 }
