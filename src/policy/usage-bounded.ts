@@ -43,6 +43,20 @@ export class BoundedBytes {
     return this.#headLength + this.#tailLength;
   }
 
+  #valueBytes: number | undefined;
+
+  /**
+   * A tighter bound than `size`, without parsing: the bytes of the JSON string values (not keys,
+   * numbers or punctuation). Any text an event delivers is one of its string values, and a
+   * string's encoded form is never shorter than its UTF-8 bytes. Computed once.
+   */
+  valueBytes(): number {
+    if (this.#valueBytes === undefined) {
+      this.#valueBytes = this.#truncated ? this.size : stringValueBytes(this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head));
+    }
+    return this.#valueBytes;
+  }
+
   /**
    * Whether the kept bytes hold `"<name>": {` — a field whose value is an object — as a cheap
    * test before parsing. (OpenAI sends `"usage": null` in every chunk of a stream that asked
@@ -65,6 +79,28 @@ export class BoundedBytes {
 }
 
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** Bytes inside JSON strings that are values (a key is a string followed by ':'). */
+function stringValueBytes(bytes: Buffer): number {
+  let total = 0;
+  for (let open = bytes.indexOf(0x22); open !== -1; ) {
+    let close = bytes.indexOf(0x22, open + 1);
+    while (close !== -1 && escaped(bytes, close)) close = bytes.indexOf(0x22, close + 1);
+    if (close === -1) return total + bytes.length - open; // unterminated: count the rest
+    let after = close + 1;
+    while (JSON_SPACE.has(bytes[after] ?? 0)) after++;
+    if (bytes[after] !== 0x3a) total += close - open - 1;
+    open = bytes.indexOf(0x22, after);
+  }
+  return total;
+}
+
+/** Whether the quote at `at` is escaped: preceded by an odd number of backslashes. */
+function escaped(bytes: Buffer, at: number): boolean {
+  let n = 0;
+  while (at - n - 1 >= 0 && bytes[at - n - 1] === 0x5c) n++;
+  return n % 2 === 1;
+}
 
 function objectFieldIn(bytes: Buffer, name: string): boolean {
   const needle = `"${name}"`;

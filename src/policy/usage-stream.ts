@@ -33,6 +33,8 @@ export class SseMeter implements Meter {
    */
   #unparsed: Array<BoundedBytes | string> = [];
   #unparsedBytes = 0;
+  /** Whether #unparsedBytes is the tightened bound already (no event kept since). */
+  #tight = false;
   #reported: Counts | undefined;
   #model: string | undefined;
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
@@ -92,14 +94,14 @@ export class SseMeter implements Meter {
 
   /**
    * Passes a finished event on, or ends the stream in its place when it would pass the ceiling.
-   * Three bounds, each paid for only when the cheaper one cannot rule the ceiling out: event
-   * bytes (no work), then the bytes of the text the events deliver (a JSON parse; a token is
-   * at least one byte), then exact tokens (the tokenizer).
+   * Four bounds, each paid for only when the cheaper one cannot rule the ceiling out (a token
+   * is at least one byte): event bytes (no work), the bytes of their JSON string values (a
+   * scan), the bytes of the text they deliver (a JSON parse), then exact tokens (the tokenizer).
    */
   #deliver(event: SseEvent, last: Buffer, ceiling: number, push: (bytes: Buffer) => void): boolean {
     const size = event.data?.size ?? 0;
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
-    if (this.#completion + this.#unparsedBytes + size > ceiling) {
+    if (this.#completion + this.#unparsedBytes + size > ceiling && this.#completion + this.#tightenUnparsed() + (event.data?.valueBytes() ?? 0) > ceiling) {
       this.#parseUnparsed();
       const value = event.data ? event.data.value() : undefined;
       parsed = { value, text: deltaText(value) };
@@ -144,7 +146,17 @@ export class SseMeter implements Meter {
     }
     this.#unparsed.push(kept);
     this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
+    this.#tight = false;
     if (this.#unparsedBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
+  }
+
+  /** Bounds the events kept unparsed by their string values' bytes (a scan, no parse); returns the new total. */
+  #tightenUnparsed(): number {
+    if (this.#tight) return this.#unparsedBytes;
+    let bytes = 0;
+    for (const d of this.#unparsed) bytes += typeof d === 'string' ? Buffer.byteLength(d) : d.valueBytes();
+    this.#tight = true;
+    return (this.#unparsedBytes = bytes);
   }
 
   /** Replaces the events kept unparsed by the text they deliver: a tighter bound, still no tokenizer. */
