@@ -24,8 +24,14 @@ export class Relay implements Dispatcher.DispatchHandler {
   /** Chunks held while the tokenizer loads (only before the first stream of the process). */
   #pending: Buffer[] | undefined;
   #ended = false;
+  /** An event stream's first bytes go out at once, not at the end of the tick (see onResponseStart). */
+  #flushFirst = false;
   readonly #push = (bytes: Buffer): void => {
     if (!this.res.write(bytes)) this.#controller?.pause();
+    if (this.#flushFirst) {
+      this.#flushFirst = false;
+      this.res.socket?.uncork();
+    }
   };
 
   constructor(
@@ -61,6 +67,10 @@ export class Relay implements Dispatcher.DispatchHandler {
     Object.assign(out, this.a.ticket.headers);
     for (const name in this.extra) if (out[name] === undefined) out[name] = this.extra[name];
     this.res.writeHead(status, out);
+    // Node corks a response's writes until the next tick; an upstream's burst of events parsed
+    // in one tick would then wait for all of them to be metered. The first event is what a
+    // user waits for, so it is flushed at once (one extra write per stream, not per event).
+    this.#flushFirst = contentType.startsWith('text/event-stream');
     // A stream may have to be counted as it passes: have the tokenizer ready before it goes on.
     if (contentType.startsWith('text/event-stream') && !tokenizerReady()) {
       this.#pending = [];
