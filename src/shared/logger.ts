@@ -35,7 +35,7 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
       level,
       base: { service: 'soakp' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
     },
     target.stream ?? destination(target.fd ?? 1, target.sync ?? false),
   );
@@ -49,4 +49,17 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
  */
 function destination(fd: 1 | 2, sync: boolean): DestinationStream {
   return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, minLength: 32 * 1024, maxWrite: 64 * 1024, periodicFlush: 100 });
+}
+
+let lastMs = -1;
+let lastTime = '';
+
+/** pino's ISO time, formatted once per millisecond: a busy proxy logs several lines in each. */
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
 }
