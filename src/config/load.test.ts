@@ -306,6 +306,19 @@ describe('loadConfig unknown keys', () => {
     expect(problems[0]).toContain('base_url');
     expect(problems[0]).toContain(path);
   });
+
+  it('names every unknown key of a mapping', () => {
+    const path = file('c.yaml', 'colour: blue\nprot: 3001\n');
+    expect(problemsOf(errorOf(() => loadConfig({ config: path }, {})))).toEqual([`(top level): Unrecognized keys: "colour", "prot" (in ${path})`]);
+  });
+
+  it('refuses __proto__, constructor and prototype as names rather than dropping them', () => {
+    const path = file('c.json', '{"upstreams": {"constructor": {"preset": "openai"}}, "prices": {"__proto__": {"input": 1}}}');
+    const problems = problemsOf(errorOf(() => loadConfig({ config: path }, {})));
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^upstreams\.constructor: .*reserved/);
+    expect(problems[1]).toMatch(/^prices\.__proto__: .*reserved/);
+  });
 });
 
 describe('loadConfig reports every problem at once', () => {
