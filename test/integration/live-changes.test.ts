@@ -102,6 +102,8 @@ describe('changes made by the CLI reach a running server', () => {
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(((await r.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
     }
+    const named = (await (await post(admin.token, { key, extra: 1 })).json()) as { error: { message: string } };
+    expect(named.error.message).toMatch(/^Invalid request body: extra: /);
     expect((await post(admin.token, { key, email: 'not-an-email' })).status).toBe(400);
     expect((await post(admin.token, { key, upstream: 'nowhere' })).status).toBe(404);
     expect(json<unknown[]>(await runCli(['user', 'list', '--json'], env)).length).toBe(usersBefore);
