@@ -36,7 +36,7 @@ export class UsageLedger implements Ledger {
   constructor(repo: UsageRepo, logger: Logger, options: LedgerOptions = {}) {
     this.#repo = repo;
     this.#logger = logger;
-    this.#batchSize = Math.max(1, options.batchSize ?? 500);
+    this.#batchSize = Math.max(1, options.batchSize ?? 200);
     this.#afterWrite = options.afterWrite;
     this.#maxQueue = Math.max(1, options.maxQueue ?? 50_000);
     // Failures are logged inside and retried on the next tick; unref'd so it never keeps the process up.
@@ -83,6 +83,9 @@ export class UsageLedger implements Ledger {
         throw err;
       }
       left -= batch.length;
+      // SQLite writes block the event loop: requests get a turn between batches, so a busy
+      // second's rows (thousands) never hold an answer up for the whole flush.
+      if (left > 0 && this.#size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
