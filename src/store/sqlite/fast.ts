@@ -27,9 +27,9 @@ export function fastReserve(raw: BetterSqlite3.Database, portable: BudgetRepo['r
 }
 
 /**
- * The usage ledger's batches (one per second under load, up to 500 rows): one prepared
+ * The usage ledger's batches (every second under load, up to 200 rows each): one prepared
  * single-row insert run per row inside one transaction — all or none, as the port requires —
- * instead of a 7,500-parameter statement that Kysely compiles anew for every batch.
+ * instead of a statement with thousands of parameters that Kysely compiles anew for every batch.
  */
 export function fastInsertUsage(raw: BetterSqlite3.Database, portable: UsageRepo['insertMany']): UsageRepo['insertMany'] {
   const stmt = raw.prepare(
