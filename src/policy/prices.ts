@@ -29,7 +29,12 @@ export function priceTable(overrides: PriceTable): PriceTable {
 /** The price of a model: by exact name, else without a dated suffix (`gpt-4o-2024-08-06` → `gpt-4o`). */
 export function priceOf(table: PriceTable, model: string | null): { input: number; output: number } | undefined {
   if (model === null) return undefined;
-  return table[model] ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')];
+  return own(table, model) ?? own(table, model.replace(/-\d{4}-\d{2}-\d{2}$/, ''));
+}
+
+// The model name comes from the request: `constructor` or `__proto__` must not find Object's.
+function own(table: PriceTable, name: string): { input: number; output: number } | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 /** Micro-dollars (integers, rounded up: a budget never under-counts). */
