@@ -108,6 +108,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     access,
     state,
     nextId,
+    answeredWhileClosing: () => setImmediate(() => app.server.closeIdleConnections()),
   });
   await app.register(async (scope) => adminRoutes(scope, accounts));
   return { app, auth };

@@ -12,6 +12,8 @@ export interface DataPlaneDeps {
   /** The access log: one line per request, ids and counts only. */
   access: Logger;
   state: { closing: boolean };
+  /** Called after each answer once shutdown has begun (the server closes idle connections). */
+  answeredWhileClosing?(): void;
   nextId(): string;
 }
 
@@ -35,8 +37,7 @@ export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
     const writtenAtStart = socket.bytesWritten;
     let principal: RequestPrincipal | undefined;
     const extra: Record<string, string> = { 'x-request-id': reqId };
-    // Keep-alive would hold a finished request's socket open past shutdown; end it instead.
-    if (deps.state.closing) extra.connection = 'close';
+    const closing = (): boolean => deps.state.closing;
     res.once('close', () => {
       const upstreamId = res.getHeader('x-request-id');
       deps.access.info(
@@ -47,8 +48,10 @@ export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
         },
         'request',
       );
+      // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
+      if (deps.state.closing) deps.answeredWhileClosing?.();
     });
-    const fail = (err: unknown): void => answerError(deps.logger, reqId, req, res, extra, err);
+    const fail = (err: unknown): void => answerError(deps.logger, reqId, req, res, { ...extra, ...(closing() ? { connection: 'close' } : {}) }, err);
     if (deps.state.closing) return fail(new SoakpError('shutting_down', 'The server is shutting down; retry the request.'));
     let pathAndQuery: string;
     try {
@@ -59,7 +62,7 @@ export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
     const onPrincipal: Parameters<typeof proxyRequest>[3]['onPrincipal'] = (p) => {
       principal = { userId: p.user.id, tokenId: p.token.id, upstream: p.upstream.name };
     };
-    proxyRequest(deps.proxy, req, res, { pathAndQuery, startedAt, extra, onPrincipal, fail }).catch(fail);
+    proxyRequest(deps.proxy, req, res, { pathAndQuery, startedAt, extra, closing, onPrincipal, fail }).catch(fail);
   };
 }
 

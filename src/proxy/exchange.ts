@@ -38,7 +38,8 @@ export async function exchange(deps: ExchangeDeps, req: Outgoing): Promise<Answe
   }
   const contentType = String(res.headers['content-type'] ?? '');
   // A stream may have to be counted as it passes: have the tokenizer ready before it starts.
-  if (contentType.startsWith('text/event-stream')) await loadTokenizer();
+  // (Should it fail to load, counts fall back to an estimate: the answer must still be delivered and settled.)
+  if (contentType.startsWith('text/event-stream')) await loadTokenizer().catch(() => undefined);
   const tapped = tapResponse(res.body, {
     endpoint: a.ctx.family,
     contentType,

@@ -40,11 +40,15 @@ export class Relay implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     /** Headers soakp adds to the answer (request id when the upstream sends none, timing). */
     private readonly extra: Record<string, string>,
+    /** Whether shutdown has begun: asked when the answer starts, which may be long after the request came. */
+    private readonly closing: () => boolean,
     private readonly measure: () => Omit<EndFacts, 'status'>,
     /** Answers with an error envelope (nothing was sent yet). */
     private readonly fail: (err: unknown) => void,
   ) {
-    res.on('drain', () => this.#controller?.resume());
+    res.on('drain', () => {
+      if (!this.#pending) this.#controller?.resume(); // while the tokenizer loads, #flushPending resumes
+    });
     res.once('close', () => {
       if (res.writableFinished) return;
       this.#settle();
@@ -58,7 +62,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>): void {
-    if (this.#settled) return;
+    // 1xx (103 Early Hints, 102 Processing) are interim: the real answer follows.
+    if (this.#settled || status < 200) return;
     const contentType = String(headers['content-type'] ?? '');
     this.#status = status;
     this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType, promptEstimate: this.a.ticket.promptTokens, completionCeiling: this.a.ticket.completionCeiling });
@@ -66,6 +71,10 @@ export class Relay implements Dispatcher.DispatchHandler {
     // soakp's own x-ratelimit-* describe the caller's limits: they win over the upstream's (the stored key's).
     Object.assign(out, this.a.ticket.headers);
     for (const name in this.extra) if (out[name] === undefined) out[name] = this.extra[name];
+    // The meter may end a metered stream early with its own last event: a length would then lie.
+    if (this.a.ticket.completionCeiling !== undefined && contentType.startsWith('text/event-stream')) delete out['content-length'];
+    // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
+    if (this.closing()) out.connection = 'close';
     this.res.writeHead(status, out);
     // Node corks a response's writes until the next tick; an upstream's burst of events parsed
     // in one tick would then wait for all of them to be metered. The first event is what a
@@ -93,7 +102,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#settle();
   }
 
-  onResponseError(_controller: Controller, err: Error): void {
+  onResponseError(_controller: Controller | undefined, err: Error): void {
     if (this.#settled) return;
     this.#status ||= upstreamError(err, this.a.ctx.upstream).status;
     this.#settle();
@@ -107,7 +116,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#pending = undefined;
     for (const chunk of chunks) this.onResponseData(this.#controller as Controller, chunk);
     if (this.#ended) this.onResponseEnd();
-    else this.#controller?.resume();
+    else if (!this.res.writableNeedDrain) this.#controller?.resume(); // else 'drain' resumes it
   }
 
   /** The budget ran out mid-stream: the meter has sent the closing error event; cancel the upstream. */

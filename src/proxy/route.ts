@@ -17,6 +17,8 @@ export interface RouteContext {
   startedAt: number;
   /** Headers for the answer unless the upstream sends its own (x-request-id; connection). */
   extra: Record<string, string>;
+  /** Whether shutdown has begun (asked when the answer starts). */
+  closing(): boolean;
   onPrincipal(principal: Principal): void;
   /** Answers with an error envelope; for errors that come after this function returned. */
   fail(err: unknown): void;
@@ -37,6 +39,10 @@ export async function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: S
   if (socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
   // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
   ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
-  const relay = new Relay(a, req, res, ctx.extra, measure, ctx.fail);
-  deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);
+  const relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
+  try {
+    deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);
+  } catch (err) {
+    relay.onResponseError(undefined, err as Error); // settles the ticket, then answers the error
+  }
 }
