@@ -57,8 +57,9 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     // unknown fields and coercing types: an API that guesses hides the caller's mistakes.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
-  app.decorateRequest('principal', null);
   app.decorateRequest('bytesAtStart', null);
+  // During shutdown, after each answer: a connection that falls idle would otherwise wait out its keep-alive.
+  const closeIdle = (): void => void setImmediate(() => app.server.closeIdleConnections());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onRequest', async (request) => {
@@ -77,7 +78,6 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     access.info(
       {
         reqId: request.id,
-        ...request.principal,
         method: request.method,
         path: request.url.split('?', 1)[0],
         status: reply.statusCode,
@@ -87,8 +87,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
       },
       'request',
     );
-    // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
-    if (state.closing) setImmediate(() => app.server.closeIdleConnections());
+    if (state.closing) closeIdle();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -108,7 +107,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     access,
     state,
     nextId,
-    answeredWhileClosing: () => setImmediate(() => app.server.closeIdleConnections()),
+    answeredWhileClosing: closeIdle,
   });
   await app.register(async (scope) => adminRoutes(scope, accounts));
   return { app, auth };

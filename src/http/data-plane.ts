@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { upstreamPathOf } from '../proxy/path.js';
-import { type ProxyDeps, proxyRequest } from '../proxy/route.js';
+import { type ProxyDeps, type RouteContext, proxyRequest } from '../proxy/route.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { RequestPrincipal } from './types.js';
@@ -59,7 +59,7 @@ export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
     } catch (err) {
       return fail(err);
     }
-    const onPrincipal: Parameters<typeof proxyRequest>[3]['onPrincipal'] = (p) => {
+    const onPrincipal: RouteContext['onPrincipal'] = (p) => {
       principal = { userId: p.user.id, tokenId: p.token.id, upstream: p.upstream.name };
     };
     proxyRequest(deps.proxy, req, res, { pathAndQuery, startedAt, extra, closing, onPrincipal, fail }).catch(fail);

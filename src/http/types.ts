@@ -7,7 +7,6 @@ export interface RequestPrincipal {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal: RequestPrincipal | null;
     /** The socket's byte counters when this request began (keep-alive sockets carry several). */
     bytesAtStart: { read: number; written: number } | null;
   }

@@ -57,9 +57,19 @@ export function tapResponse(body: Readable, options: TapOptions): Tapped {
   return { body: tap, usage };
 }
 
+/** The media type of a Content-Type value: lower case, without parameters. */
+function mimeOf(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/** Whether an answer is a Server-Sent Events stream (metered event by event). */
+export function isEventStream(contentType: string): boolean {
+  return mimeOf(contentType) === 'text/event-stream';
+}
+
 /** The meter for an answer's content type: SSE events, a JSON body, or opaque bytes. */
 export function meterFor(options: TapOptions): Meter {
-  const mime = (options.contentType.split(';')[0] ?? '').trim().toLowerCase();
+  const mime = mimeOf(options.contentType);
   if (mime === 'text/event-stream') return new SseMeter(options);
   if (mime === 'application/json' || mime.endsWith('+json')) return new JsonMeter(options);
   return new OpaqueMeter();

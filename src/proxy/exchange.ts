@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { loadTokenizer } from '../policy/tokenizer.js';
 import type { UsageObservation } from '../policy/ports.js';
-import { tapResponse } from '../policy/usage-tap.js';
+import { isEventStream, tapResponse } from '../policy/usage-tap.js';
 import { isSoakpError } from '../shared/errors.js';
 import { type EndFacts, type ExchangeDeps, type Incoming, NO_USAGE, admitRequest } from './admission.js';
 import { downstreamResponseHeaders } from './headers.js';
@@ -39,7 +39,7 @@ export async function exchange(deps: ExchangeDeps, req: Outgoing): Promise<Answe
   const contentType = String(res.headers['content-type'] ?? '');
   // A stream may have to be counted as it passes: have the tokenizer ready before it starts.
   // (Should it fail to load, counts fall back to an estimate: the answer must still be delivered and settled.)
-  if (contentType.startsWith('text/event-stream')) await loadTokenizer().catch(() => undefined);
+  if (isEventStream(contentType)) await loadTokenizer().catch(() => undefined);
   const tapped = tapResponse(res.body, {
     endpoint: a.ctx.family,
     contentType,

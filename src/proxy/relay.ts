@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errors } from './undici-core.js';
 import type { Meter } from '../policy/usage-meter.js';
-import { meterFor } from '../policy/usage-tap.js';
+import { isEventStream, meterFor } from '../policy/usage-tap.js';
 import { loadTokenizer, tokenizerReady } from '../policy/tokenizer.js';
 import { type Admitted, type EndFacts, NO_USAGE } from './admission.js';
 import { upstreamError } from './forward.js';
@@ -65,6 +65,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     // 1xx (103 Early Hints, 102 Processing) are interim: the real answer follows.
     if (this.#settled || status < 200) return;
     const contentType = String(headers['content-type'] ?? '');
+    const sse = isEventStream(contentType);
     this.#status = status;
     this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType, promptEstimate: this.a.ticket.promptTokens, completionCeiling: this.a.ticket.completionCeiling });
     const out = downstreamResponseHeaders(headers);
@@ -72,16 +73,16 @@ export class Relay implements Dispatcher.DispatchHandler {
     Object.assign(out, this.a.ticket.headers);
     for (const name in this.extra) if (out[name] === undefined) out[name] = this.extra[name];
     // The meter may end a metered stream early with its own last event: a length would then lie.
-    if (this.a.ticket.completionCeiling !== undefined && contentType.startsWith('text/event-stream')) delete out['content-length'];
+    if (sse && this.a.ticket.completionCeiling !== undefined) delete out['content-length'];
     // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
     if (this.closing()) out.connection = 'close';
     this.res.writeHead(status, out);
     // Node corks a response's writes until the next tick; an upstream's burst of events parsed
     // in one tick would then wait for all of them to be metered. The first event is what a
     // user waits for, so it is flushed at once (one extra write per stream, not per event).
-    this.#flushFirst = contentType.startsWith('text/event-stream');
+    this.#flushFirst = sse;
     // A stream may have to be counted as it passes: have the tokenizer ready before it goes on.
-    if (contentType.startsWith('text/event-stream') && !tokenizerReady()) {
+    if (sse && !tokenizerReady()) {
       this.#pending = [];
       controller.pause();
       void loadTokenizer().then(() => this.#flushPending(), () => this.#flushPending());
@@ -104,9 +105,10 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Controller | undefined, err: Error): void {
     if (this.#settled) return;
-    this.#status ||= upstreamError(err, this.a.ctx.upstream).status;
+    const error = upstreamError(err, this.a.ctx.upstream);
+    this.#status ||= error.status;
     this.#settle();
-    if (!this.res.headersSent) this.fail(upstreamError(err, this.a.ctx.upstream));
+    if (!this.res.headersSent) this.fail(error);
     else this.res.destroy(); // mid-answer: the only honest signal left is to cut the connection
     if (!this.req.complete) this.req.resume(); // drain what the upstream no longer reads
   }

@@ -15,7 +15,7 @@ export interface RouteContext {
   pathAndQuery: string;
   /** performance.now() when the request arrived. */
   startedAt: number;
-  /** Headers for the answer unless the upstream sends its own (x-request-id; connection). */
+  /** Headers for the answer unless the upstream sends its own (x-request-id; server-timing is added here). */
   extra: Record<string, string>;
   /** Whether shutdown has begun (asked when the answer starts). */
   closing(): boolean;

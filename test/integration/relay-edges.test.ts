@@ -23,7 +23,7 @@ function edgeUpstream(): Server {
         return;
       }
       const body = ['Hello', ' world', ' and', ' more'].map(event).join('') + 'data: [DONE]\n\n';
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': Buffer.byteLength(body) }).end(body);
+      res.writeHead(200, { 'content-type': 'Text/Event-Stream; charset=UTF-8', 'content-length': Buffer.byteLength(body) }).end(body);
     });
   });
 }
