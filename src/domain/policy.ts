@@ -67,7 +67,26 @@ export function endpointFamily(path: string): EndpointFamily {
 
 /** Exact names and simple globs (`*` only); anything else in a pattern is literal. */
 export function modelAllowed(patterns: readonly string[], model: string): boolean {
-  return patterns.some((p) => (p.includes('*') ? globToRegExp(p).test(model) : p === model));
+  return modelMatcher(patterns)(model);
+}
+
+const matchers = new WeakMap<readonly string[], (model: string) => boolean>();
+
+/**
+ * `modelAllowed` for one list, compiled once: a token's scope is asked on each of its
+ * requests, and the list (part of the cached token record) stays the same object until the
+ * token changes.
+ */
+export function modelMatcher(patterns: readonly string[]): (model: string) => boolean {
+  let match = matchers.get(patterns);
+  if (!match) {
+    const exact = new Set(patterns.filter((p) => !p.includes('*')));
+    const globs = patterns.filter((p) => p.includes('*'));
+    const re = globs.length > 0 ? new RegExp(globs.map((g) => `(?:${globToRegExp(g).source})`).join('|')) : undefined;
+    match = (model) => exact.has(model) || (re !== undefined && re.test(model));
+    matchers.set(patterns, match);
+  }
+  return match;
 }
 
 function globToRegExp(glob: string): RegExp {

@@ -9,12 +9,12 @@ import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Policies } from '../policy/create.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
-import type { Logger } from '../shared/logger.js';
+import { type Logger, accessLog } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { dataPlaneHandler, isDataPlane } from './data-plane.js';
-import { bytesOf, bytesSince, createHttpServer } from './listener.js';
+import { bytesOf, bytesSince, createHttpServer, inFlightOf } from './listener.js';
 import './types.js';
 
 export interface AppDeps {
@@ -46,7 +46,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // /v1 goes to the data plane's own lean handler; everything else is Fastify's.
-    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits),
+    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits, (url) => dataPlane !== undefined && isDataPlane(url)),
     clientErrorHandler,
     genReqId: nextId,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.
@@ -104,8 +104,9 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   dataPlane = dataPlaneHandler({
     proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit },
     logger: deps.logger,
-    access,
+    access: accessLog(access),
     state,
+    inFlight: inFlightOf(app.server),
     nextId,
     answeredWhileClosing: closeIdle,
   });

@@ -1,17 +1,20 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Principal } from '../proxy/authenticate.js';
 import { upstreamPathOf } from '../proxy/path.js';
 import { type ProxyDeps, type RouteContext, proxyRequest } from '../proxy/route.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { RequestPrincipal } from './types.js';
+import type { AccessFields, Logger } from '../shared/logger.js';
+import type { InFlight } from './listener.js';
 
 export interface DataPlaneDeps {
   proxy: ProxyDeps;
   logger: Logger;
-  /** The access log: one line per request, ids and counts only. */
-  access: Logger;
+  /** The access log: one line per request, ids and counts only (see accessLog). */
+  access: (fields: AccessFields) => void;
   state: { closing: boolean };
+  /** Requests in flight, for graceful shutdown (the data plane counts its own). */
+  inFlight?: InFlight;
   /** Called after each answer once shutdown has begun (the server closes idle connections). */
   answeredWhileClosing?(): void;
   nextId(): string;
@@ -29,40 +32,71 @@ export function isDataPlane(url: string): boolean {
  * OpenAI's envelope, and the access log line.
  */
 export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
-  return (req, res) => {
-    const startedAt = performance.now();
-    const reqId = deps.nextId();
-    const socket = req.socket;
-    const readAtStart = socket.bytesRead;
-    const writtenAtStart = socket.bytesWritten;
-    let principal: RequestPrincipal | undefined;
-    const extra: Record<string, string> = { 'x-request-id': reqId };
-    const closing = (): boolean => deps.state.closing;
-    res.once('close', () => {
-      const upstreamId = res.getHeader('x-request-id');
-      deps.access.info(
-        {
-          reqId, ...principal, method: req.method, path: (req.url ?? '').split('?', 1)[0], status: res.statusCode,
-          ms: Math.round(performance.now() - startedAt), bytesIn: socket.bytesRead - readAtStart, bytesOut: socket.bytesWritten - writtenAtStart,
-          upstreamRequestId: upstreamId === reqId ? undefined : upstreamId,
-        },
-        'request',
-      );
-      // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
-      if (deps.state.closing) deps.answeredWhileClosing?.();
-    });
-    const fail = (err: unknown): void => answerError(deps.logger, reqId, req, res, { ...extra, ...(closing() ? { connection: 'close' } : {}) }, err);
-    if (deps.state.closing) return fail(new SoakpError('shutting_down', 'The server is shutting down; retry the request.'));
-    let pathAndQuery: string;
+  return (req, res) => new Call(deps, req, res).start();
+}
+
+/** One request on the data plane: its context for the route, and the one 'close' listener it needs. */
+class Call implements RouteContext {
+  readonly startedAt = performance.now();
+  readonly reqId: string;
+  readonly extra: Record<string, string>;
+  pathAndQuery = '';
+  relay: RouteContext['relay'];
+  #principal: Principal | undefined;
+  /** Kept: the request lets go of its socket once the answer is done. */
+  readonly #socket: IncomingMessage['socket'];
+  readonly #readAtStart: number;
+  readonly #writtenAtStart: number;
+
+  constructor(
+    private readonly deps: DataPlaneDeps,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.reqId = deps.nextId();
+    this.extra = { 'x-request-id': this.reqId };
+    this.#socket = req.socket;
+    this.#readAtStart = this.#socket.bytesRead;
+    this.#writtenAtStart = this.#socket.bytesWritten;
+    deps.inFlight?.enter();
+    res.on('close', this.#closed);
+  }
+
+  start(): void {
+    if (this.deps.state.closing) return this.fail(new SoakpError('shutting_down', 'The server is shutting down; retry the request.'));
     try {
-      pathAndQuery = upstreamPathOf(req.url ?? '/');
+      this.pathAndQuery = upstreamPathOf(this.req.url ?? '/');
     } catch (err) {
-      return fail(err);
+      return this.fail(err);
     }
-    const onPrincipal: RouteContext['onPrincipal'] = (p) => {
-      principal = { userId: p.user.id, tokenId: p.token.id, upstream: p.upstream.name };
-    };
-    proxyRequest(deps.proxy, req, res, { pathAndQuery, startedAt, extra, closing, onPrincipal, fail }).catch(fail);
+    proxyRequest(this.deps.proxy, this.req, this.res, this);
+  }
+
+  closing = (): boolean => this.deps.state.closing;
+
+  onPrincipal = (principal: Principal): void => {
+    this.#principal = principal;
+  };
+
+  fail = (err: unknown): void => {
+    answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
+  };
+
+  readonly #closed = (): void => {
+    this.relay?.clientClosed();
+    const { req, res, deps } = this;
+    const socket = this.#socket;
+    const p = this.#principal;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    deps.access({
+      reqId: this.reqId, userId: p?.user.id, tokenId: p?.token.id, upstream: p?.upstream.name,
+      method: req.method, path: q === -1 ? url : url.slice(0, q), status: res.statusCode, ms: Math.round(performance.now() - this.startedAt),
+      bytesIn: socket.bytesRead - this.#readAtStart, bytesOut: socket.bytesWritten - this.#writtenAtStart, upstreamRequestId: this.relay?.upstreamRequestId,
+    });
+    deps.inFlight?.leave();
+    // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
+    if (deps.state.closing) deps.answeredWhileClosing?.();
   };
 }
 

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
  * headers must arrive within `headersTimeout`, the whole request within `requestTimeout`
  * (RFC 9110 §15.5.9, 408). Answers are not timed: a generation streams as long as it takes.
  */
-export function createHttpServer(handler: RequestListener, limits: Config['limits']): Server {
+export function createHttpServer(handler: RequestListener, limits: Config['limits'], selfCounted: (url: string) => boolean = () => false): Server {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeout,
@@ -19,25 +19,43 @@ export function createHttpServer(handler: RequestListener, limits: Config['limit
     handler,
   );
   server.timeout = 0;
-  trackInFlight(server);
+  trackInFlight(server, selfCounted);
   return server;
 }
 
-const inFlight = new WeakMap<Server, { count: number; idle: Array<() => void> }>();
+/** Counts requests in flight: `enter` as one starts, `leave` once its response has closed. */
+export interface InFlight {
+  enter(): void;
+  leave(): void;
+}
+
+const inFlight = new WeakMap<Server, InFlight & { count: number; idle: Array<() => void> }>();
 
 // Node's close() waits for every socket, and closes only those idle at that moment; a socket
 // whose answer was abandoned half-way can linger in neither state. Counting answers lets
 // shutdown wait exactly for the requests in flight and then close whatever is left.
-function trackInFlight(server: Server): void {
-  const state = { count: 0, idle: [] as Array<() => void> };
-  inFlight.set(server, state);
-  server.on('request', (_req, res) => {
-    state.count += 1;
-    res.once('close', () => {
+// The data plane counts its own requests (`selfCounted`), from the listener it has anyway.
+function trackInFlight(server: Server, selfCounted: (url: string) => boolean): void {
+  const state = {
+    count: 0,
+    idle: [] as Array<() => void>,
+    enter: () => void (state.count += 1),
+    leave: () => {
       state.count -= 1;
       if (state.count === 0) for (const resolve of state.idle.splice(0)) resolve();
-    });
+    },
+  };
+  inFlight.set(server, state);
+  server.on('request', (req, res) => {
+    if (selfCounted(req.url ?? '')) return;
+    state.enter();
+    res.once('close', state.leave);
   });
+}
+
+/** The in-flight counter of a server made by createHttpServer. */
+export function inFlightOf(server: Server): InFlight | undefined {
+  return inFlight.get(server);
 }
 
 /** Resolves once no request is in flight on `server` (at once if none is). */

@@ -1,5 +1,6 @@
 import type { Amount } from '../domain/usage.js';
 import type { BudgetRepo } from '../store/ports.js';
+import { settlementKey } from './budget-settler.js';
 
 export type Limit = { readonly tokens: number | undefined; readonly micros: number | undefined };
 
@@ -12,6 +13,8 @@ export type Limit = { readonly tokens: number | undefined; readonly micros: numb
 export interface Lease {
   readonly scope: string;
   readonly period: string;
+  /** The settler's key for (scope, period), made once per lease. */
+  readonly key: string;
   readonly limit: Limit;
   readonly free: { tokens: number; micros: number };
   lastUse: number;
@@ -60,7 +63,7 @@ export class Leases {
       let l = this.#leases.get(scope);
       // A new period or a changed limit starts a new lease: the old pool was reserved under other terms.
       if (l && !sameTerms(l, period, limit)) l = this.#retire(l);
-      if (!l) this.#leases.set(scope, (l = { scope, period, limit: { ...limit }, free: { tokens: 0, micros: 0 }, lastUse: 0, refilling: undefined, retired: false }));
+      if (!l) this.#leases.set(scope, (l = { scope, period, key: settlementKey(scope, period), limit: { ...limit }, free: { tokens: 0, micros: 0 }, lastUse: 0, refilling: undefined, retired: false }));
       l.lastUse = Date.now(); // waiting for a chunk is use, not idleness
       if (l.refilling) await l.refilling.catch(() => false); // then look again: that chunk may cover this request too
       else if (fits(l.free, a)) return this.#take(l, a);

@@ -29,8 +29,8 @@ export class BudgetSettler {
     this.#timer.unref();
   }
 
-  add(scope: string, period: string, reserved: Amount, actual: Amount): void {
-    const key = `${scope}\u0000${period}`;
+  /** `key` names the (scope, period) pair; a caller that settles the pair often passes it made once. */
+  add(scope: string, period: string, reserved: Amount, actual: Amount, key = settlementKey(scope, period)): void {
     const p = this.#pending.get(key) ?? { scope, period, reserved: { tokens: 0, micros: 0 }, actual: { tokens: 0, micros: 0 } };
     p.reserved.tokens += reserved.tokens;
     p.reserved.micros += reserved.micros;
@@ -62,4 +62,8 @@ export class BudgetSettler {
     clearInterval(this.#timer);
     await this.flush();
   }
+}
+
+export function settlementKey(scope: string, period: string): string {
+  return `${scope}\u0000${period}`;
 }

@@ -21,7 +21,8 @@ export interface BudgetSubject {
 export interface Reservation {
   /** Completion tokens the request may use before a stream is cut off; undefined without budgets. */
   readonly completionCeiling: number | undefined;
-  settle(promptTokens: number, completionTokens: number, model: string | null): Promise<number>;
+  /** Settles (once) and returns the cost in micro-dollars; synchronous: the store write is batched. */
+  settle(promptTokens: number, completionTokens: number, model: string | null): number;
 }
 
 export interface Worst {
@@ -78,20 +79,24 @@ export class Budgets {
     await this.#settler.close();
   }
 
-  /** Synchronous when every budget's pool covers the worst case; only a refill awaits the store. */
-  reserve(subjects: readonly BudgetSubject[], worst: Worst, now = Date.now()): Promise<Reservation> {
+  /**
+   * Synchronous (a Reservation, not a promise) when every budget's pool covers the worst case,
+   * as on most requests; only a refill awaits the store.
+   */
+  reserve(subjects: readonly BudgetSubject[], worst: Worst, now = Date.now()): Reservation | Promise<Reservation> {
     const price = priceOf(this.prices, worst.model);
     if (subjects.some((s) => s.budget.usd !== undefined) && !price) {
       return Promise.reject(new SoakpError('unknown_model_price', `No price is configured for model "${String(worst.model).slice(0, 100)}", so a USD budget cannot be applied; add it under \`prices\` in the config.`));
     }
     const amount: Amount = { tokens: worst.promptTokens + worst.completionTokens, micros: costMicros(price, worst.promptTokens, worst.completionTokens) };
     const held: Lease[] = [];
-    for (const [i, s] of subjects.entries()) {
+    for (let i = 0; i < subjects.length; i++) {
+      const s = subjects[i] as BudgetSubject;
       const lease = this.#leases.tryTake(s.scope, periodKey(s.budget.period, now), limitOf(s), amount);
       if (!lease) return this.#reserveRest(subjects.slice(i), held, worst, price, amount, now);
       held.push(lease);
     }
-    return Promise.resolve(this.#reservation(subjects.length > 0, held, worst, price, amount));
+    return this.#reservation(subjects.length > 0, held, worst, price, amount);
   }
 
   async #reserveRest(rest: readonly BudgetSubject[], held: Lease[], worst: Worst, price: Price | undefined, amount: Amount, now: number): Promise<Reservation> {
@@ -114,7 +119,7 @@ export class Budgets {
     let settled = false;
     return {
       completionCeiling: budgeted ? worst.completionTokens : undefined,
-      settle: async (promptTokens, completionTokens, model) => {
+      settle: (promptTokens, completionTokens, model) => {
         const cost = costMicros(priceOf(this.prices, model ?? worst.model) ?? price, promptTokens, completionTokens);
         if (settled) return cost;
         settled = true;
@@ -125,7 +130,7 @@ export class Budgets {
           // it), not put back in the pool. A use beyond it is paid from the pool where it can be,
           // so the budget does not pass its limit; what the pool cannot pay, the store refuses next.
           const paid = excess.tokens > 0 || excess.micros > 0 ? this.#leases.absorb(h, excess) : NOTHING;
-          this.#settler.add(h.scope, h.period, { tokens: amount.tokens + paid.tokens, micros: amount.micros + paid.micros }, actual);
+          this.#settler.add(h.scope, h.period, { tokens: amount.tokens + paid.tokens, micros: amount.micros + paid.micros }, actual, h.key);
         }
         return cost;
       },
@@ -135,6 +140,11 @@ export class Budgets {
 
 const NOTHING: Amount = { tokens: 0, micros: 0 };
 
+// Subjects come from the cached policy view, the same objects request after request.
+const limits = new WeakMap<BudgetSubject, Limit>();
+
 function limitOf(s: BudgetSubject): Limit {
-  return { tokens: s.budget.tokens, micros: s.budget.usd === undefined ? undefined : Math.floor(s.budget.usd * 1e6) };
+  let limit = limits.get(s);
+  if (!limit) limits.set(s, (limit = { tokens: s.budget.tokens, micros: s.budget.usd === undefined ? undefined : Math.floor(s.budget.usd * 1e6) }));
+  return limit;
 }

@@ -35,6 +35,7 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
     engine,
     auditor,
     close: async () => {
+      await engine.settled(); // requests whose usage was still being counted queue their rows first
       await budgets.close();
       await ledger.close();
       await auditor.close();

@@ -1,12 +1,16 @@
-import { type EndpointFamily, type Policy, effectiveScopes, modelAllowed } from '../domain/policy.js';
+import type { EndpointFamily } from '../domain/policy.js';
 import type { TokenRecord, User } from '../domain/types.js';
-import type { UsageRecord } from '../domain/usage.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { Budgets, BudgetSubject } from './budget.js';
-import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
+import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
-import type { Auditor, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
+import { METERED, type PolicyView, policyView } from './policy-view.js';
+import { exactPrompt, promptBound, promptFigure } from './prompt.js';
+import { RateLimitRefusal } from './rate-limit-headers.js';
+import { usageRow } from './usage-row.js';
+import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
+
+export { policyOf } from './policy-view.js';
 
 /** Who is asking for what: the parts of a request that policies judge. */
 export interface PolicyContext {
@@ -17,22 +21,44 @@ export interface PolicyContext {
   readonly source: string | null;
 }
 
+export interface FinishFacts {
+  status: number;
+  model: string | null;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /** An admitted request: the headers to add, and `finish` to call exactly once at its end. */
 export interface Ticket {
   readonly headers: Readonly<Record<string, string>>;
   readonly completionCeiling: number | undefined;
-  /** Prompt tokens counted locally (or estimated) from the request, for when the upstream reports none. */
-  readonly promptTokens: number;
-  finish(observed: UsageObservation, facts: { status: number; model: string | null; durationMs: number; bytesIn: number; bytesOut: number }): void;
+  /**
+   * Settles limits and budgets with what was used and queues the ledger row; later calls do
+   * nothing. The observation may still be on its way (text being counted): until it comes,
+   * `PolicyEngine.settled()` waits for it, so shutdown flushes its row too.
+   */
+  finish(observed: UsageObservation | Promise<UsageObservation>, facts: FinishFacts): void;
 }
 
-// Families whose answers are metered in tokens; the others are admitted without a reservation.
-const METERED = new Set<EndpointFamily>(['chat', 'completions', 'responses', 'embeddings', 'moderations']);
+type Maybe<T> = T | Promise<T>;
+
+/** What admission decided the worst case is. */
+interface Worst {
+  readonly metered: boolean;
+  readonly model: string | null;
+  /** Prompt tokens reserved: the request's upper bound, or its exact count. */
+  prompt: number;
+  readonly completion: number;
+  readonly text: string | undefined;
+  readonly bodyBytes: number;
+}
 
 /**
  * Scopes, rate limits, budgets and the ledger, in the order the data plane applies them.
  * Everything it refuses is refused before a byte reaches the upstream, and every refusal is
- * counted as a security event.
+ * counted as a security event. In memory with a budget pool to draw on, admission is
+ * synchronous: no promise is made on the request's way in.
  */
 export class PolicyEngine {
   constructor(
@@ -48,6 +74,14 @@ export class PolicyEngine {
     },
   ) {}
 
+  /** Finishes whose observation is still coming. */
+  readonly #pending = new Set<Promise<void>>();
+
+  /** Resolves once every finish begun so far has queued its ledger row (call before flushing the ledger). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
   /** A failed authentication, counted (aggregated) in the audit log by where it came from. */
   authFailed(source: string | null): void {
     this.deps.auditor.securityEvent('auth_failed', `ip:${source ?? 'unknown'}`, source);
@@ -55,18 +89,17 @@ export class PolicyEngine {
 
   /** Scopes that need no body: the upstream and the endpoint family. */
   checkRoute(ctx: PolicyContext): void {
-    const scopes = effectiveScopes(policyOf(ctx.token), ctx.user.policy ?? {});
+    const { scopes } = policyView(ctx.token, ctx.user);
     if (scopes.upstreams && !scopes.upstreams.includes(ctx.upstream)) this.#deny(ctx, 'upstream_not_allowed', `This token may not use the upstream "${ctx.upstream}".`);
     if (scopes.endpoints && !scopes.endpoints.includes(ctx.family)) this.#deny(ctx, 'endpoint_not_allowed', `This token may not call ${ctx.family} endpoints.`);
   }
 
   /** Whether the body must be read first: for a model scope, or to price the worst case. */
   needsFields(ctx: PolicyContext): boolean {
-    const token = policyOf(ctx.token);
-    const user = ctx.user.policy ?? {};
-    if (effectiveScopes(token, user).models) return true;
+    const view = policyView(ctx.token, ctx.user);
+    if (view.models) return true;
     if (this.deps.requestStreamUsage && (ctx.family === 'chat' || ctx.family === 'completions')) return true;
-    return METERED.has(ctx.family) && Boolean(token.budget || user.budget || token.limits?.tpm || user.limits?.tpm);
+    return view.counted && METERED.has(ctx.family);
   }
 
   /** Whether to ask the upstream for a streamed request's usage (changes the request body). */
@@ -74,88 +107,130 @@ export class PolicyEngine {
     return Boolean(this.deps.requestStreamUsage && fields.streamWithoutUsage && (ctx.family === 'chat' || ctx.family === 'completions'));
   }
 
-  async admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Promise<Ticket> {
-    const models = effectiveScopes(policyOf(ctx.token), ctx.user.policy ?? {}).models;
+  /**
+   * Scopes on the body's model, then rate limits, then budgets. The prompt is reserved by an
+   * upper bound that costs no tokenizer (its UTF-8 bytes: a token is at least one byte); only
+   * when that bound is refused is the prompt counted exactly and asked for again, so a
+   * request is refused only if its exact count would be. Throws or rejects with the refusal.
+   */
+  admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Maybe<Ticket> {
+    const view = policyView(ctx.token, ctx.user);
     const model = fields.model ?? null;
-    if (models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
-    if (models && model !== null && !modelAllowed(models, model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
+    if (view.models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
+    if (view.models && model !== null && !view.models(model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
-    const prompt = metered ? (fields.promptText ? await promptTokens(fields.promptText) : Math.ceil(bodyBytes / 3)) : 0;
-    const completion = metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0;
-    const admission = await this.#guard(ctx, 'rate_limited', () => this.deps.limiter.admit(rateSubjects(ctx), prompt + completion));
-    let reservation;
+    const text = metered ? fields.promptText : undefined;
+    const worst: Worst = {
+      metered, model, text, bodyBytes,
+      prompt: !metered ? 0 : text !== undefined ? promptBound(text) : Math.ceil(bodyBytes / 3),
+      completion: metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0,
+    };
+    const refused = (err: unknown): never => this.#refused(ctx, err);
     try {
-      reservation = await this.#guard(ctx, 'budget_exceeded', () => this.deps.budgets.reserve(metered ? budgetSubjects(ctx) : [], { model, promptTokens: prompt, completionTokens: completion }));
+      const admission = this.#rateLimit(view, worst);
+      const ticket = admission instanceof Promise ? admission.then((a) => this.#reserve(ctx, view, worst, a)) : this.#reserve(ctx, view, worst, admission);
+      return ticket instanceof Promise ? ticket.catch(refused) : ticket;
     } catch (err) {
-      await admission.release(0);
-      throw err;
+      return refused(err);
     }
+  }
+
+  #rateLimit(view: PolicyView, worst: Worst): Maybe<Admission> {
+    const { limiter } = this.deps;
+    const ask = (prompt: number): Maybe<Admission> => (limiter.admitNow ? limiter.admitNow(view.rate, prompt + worst.completion) : limiter.admit(view.rate, prompt + worst.completion));
+    const exactly = (err: unknown): Maybe<Admission> => {
+      // Only a TPM refusal can turn on the prompt's size; RPM and concurrency refusals stand.
+      if (!(err instanceof RateLimitRefusal && err.limits.every((l) => l === 'tpm'))) throw err;
+      return this.#exactly(worst, err, ask);
+    };
+    try {
+      const first = ask(worst.prompt);
+      return first instanceof Promise ? first.catch(exactly) : first;
+    } catch (err) {
+      return exactly(err);
+    }
+  }
+
+  #reserve(ctx: PolicyContext, view: PolicyView, worst: Worst, admission: Admission): Maybe<Ticket> {
+    const { budgets } = this.deps;
+    const ask = (prompt: number): Maybe<Reservation> => budgets.reserve(worst.metered ? view.budgets : [], { model: worst.model, promptTokens: prompt, completionTokens: worst.completion });
+    const exactly = (err: unknown): Maybe<Reservation> => {
+      if (!(isSoakpError(err) && err.code === 'insufficient_quota')) throw err;
+      return this.#exactly(worst, err, ask);
+    };
+    // A request refused by a budget gives its rate-limit counts back (all but its request count),
+    // before the client hears of it.
+    const refused = (err: unknown): never | Promise<never> => {
+      const released = admission.release(0);
+      if (!released) throw err;
+      return released.then(() => Promise.reject(err), () => Promise.reject(err));
+    };
+    const ticket = (reservation: Reservation): Ticket => this.#ticket(ctx, worst, admission, reservation);
+    try {
+      const first = ask(worst.prompt);
+      if (!(first instanceof Promise)) return ticket(first);
+      return first.catch(exactly).then(ticket, refused);
+    } catch (err) {
+      try {
+        const again = exactly(err);
+        return again instanceof Promise ? again.then(ticket, refused) : ticket(again);
+      } catch (final) {
+        return refused(final);
+      }
+    }
+  }
+
+  /** Asks again with the exact prompt count, when it is below the bound that was refused. */
+  async #exactly<T>(worst: Worst, refusal: unknown, ask: (prompt: number) => Maybe<T>): Promise<T> {
+    if (worst.text === undefined) throw refusal;
+    const exact = await exactPrompt(worst.text);
+    if (exact >= worst.prompt) throw refusal;
+    worst.prompt = exact;
+    return ask(exact);
+  }
+
+  #ticket(ctx: PolicyContext, worst: Worst, admission: Admission, reservation: Reservation): Ticket {
     let finished = false;
+    // Called after the answer has gone: accounting must not hold it up or crash it.
+    const settle = (observed: UsageObservation, facts: FinishFacts): void => {
+      try {
+        const prompt = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigure(worst.text, worst.bodyBytes) : 0;
+        const completion = observed.completionTokens;
+        const released = admission.release(prompt + completion);
+        if (released) released.catch((err: unknown) => this.#accountingFailed(ctx, err));
+        const cost = reservation.settle(prompt, completion, observed.model ?? facts.model);
+        this.deps.ledger.record(usageRow(ctx, facts, observed, prompt, completion, cost));
+      } catch (err) {
+        this.#accountingFailed(ctx, err);
+      }
+    };
     return {
       headers: admission.headers,
       completionCeiling: reservation.completionCeiling,
-      promptTokens: prompt,
-      finish: (observed, facts) => {
+      finish: (observation, facts) => {
         if (finished) return;
         finished = true;
-        const promptTokens = observed.source === 'reported' ? observed.promptTokens : metered ? Math.max(observed.promptTokens, prompt) : 0;
-        const completionTokens = observed.completionTokens;
-        // Off the request path: the answer has gone; accounting must not hold it up or crash it.
-        void (async () => {
-          await admission.release(promptTokens + completionTokens);
-          const cost = await reservation.settle(promptTokens, completionTokens, observed.model ?? facts.model);
-          this.deps.ledger.record(usageRow(ctx, facts, observed, promptTokens, completionTokens, cost));
-        })().catch((err: unknown) => this.deps.logger.error({ err, tokenId: ctx.token.id }, 'accounting failed for a request'));
+        if (!(observation instanceof Promise)) return settle(observation, facts);
+        const later: Promise<void> = observation
+          .then((o) => settle(o, facts), (err: unknown) => this.#accountingFailed(ctx, err))
+          .finally(() => this.#pending.delete(later));
+        this.#pending.add(later);
       },
     };
   }
 
-  async #guard<T>(ctx: PolicyContext, event: 'rate_limited' | 'budget_exceeded', fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isSoakpError(err) && err.status === 429) this.deps.auditor.securityEvent(event, `token:${ctx.token.id}`, ctx.source);
-      throw err;
-    }
+  #accountingFailed(ctx: PolicyContext, err: unknown): void {
+    this.deps.logger.error({ err, tokenId: ctx.token.id }, 'accounting failed for a request');
+  }
+
+  /** A final refusal by a limit or a budget: counted as a security event, then thrown. */
+  #refused(ctx: PolicyContext, err: unknown): never {
+    if (isSoakpError(err) && err.status === 429) this.deps.auditor.securityEvent(err.code === 'insufficient_quota' ? 'budget_exceeded' : 'rate_limited', `token:${ctx.token.id}`, ctx.source);
+    throw err;
   }
 
   #deny(ctx: PolicyContext, code: 'model_not_allowed' | 'endpoint_not_allowed' | 'upstream_not_allowed', message: string): never {
     this.deps.auditor.securityEvent('scope_denied', `token:${ctx.token.id}`, ctx.source, { code });
     throw new SoakpError(code, message);
   }
-}
-
-export function policyOf(token: TokenRecord): Policy {
-  return (token.options.policy as Policy | undefined) ?? {};
-}
-
-function rateSubjects(ctx: PolicyContext): RateLimitSubject[] {
-  const out: RateLimitSubject[] = [];
-  const token = policyOf(ctx.token).limits;
-  const user = ctx.user.policy?.limits;
-  if (token) out.push({ key: `token:${ctx.token.id}`, limits: token });
-  if (user) out.push({ key: `user:${ctx.user.id}`, limits: user });
-  return out;
-}
-
-function budgetSubjects(ctx: PolicyContext): BudgetSubject[] {
-  const out: BudgetSubject[] = [];
-  const token = policyOf(ctx.token).budget;
-  const user = ctx.user.policy?.budget;
-  if (token) out.push({ scope: `token:${ctx.token.id}`, budget: token });
-  if (user) out.push({ scope: `user:${ctx.user.id}`, budget: user });
-  return out;
-}
-
-function usageRow(ctx: PolicyContext, facts: Parameters<Ticket['finish']>[1], observed: UsageObservation, promptTokens: number, completionTokens: number, cost: number): UsageRecord {
-  return {
-    at: Date.now(), userId: ctx.user.id, tokenId: ctx.token.id, upstream: ctx.upstream, model: observed.model ?? facts.model, endpoint: ctx.family,
-    status: facts.status, promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costMicros: cost,
-    durationMs: facts.durationMs, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, source: observed.source,
-  };
-}
-
-/** Exact prompt tokens; synchronous once the tokenizer is loaded (an await costs every request). */
-function promptTokens(text: string): number | Promise<number> {
-  return tokenizerReady() ? countText(text) : loadTokenizer().then((count) => count(text));
 }

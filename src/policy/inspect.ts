@@ -13,6 +13,8 @@ export interface RequestFields {
   promptText?: string;
   /** A streamed chat or completion that did not ask for usage in its final chunk. */
   streamWithoutUsage?: boolean;
+  /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
+  streamUsage?: boolean;
 }
 
 export interface Inspected {
@@ -110,6 +112,8 @@ export function jsonFields(body: Buffer): RequestFields {
   if (typeof v.n === 'number' && Number.isInteger(v.n) && v.n > 0) fields.n = v.n;
   fields.promptText = promptText(v);
   if (v.stream === true && v.stream_options === undefined) fields.streamWithoutUsage = true;
+  const options = v.stream_options as Record<string, unknown> | null | undefined;
+  if (v.stream === true && typeof options === 'object' && options !== null && options.include_usage === true) fields.streamUsage = true;
   return fields;
 }
 

@@ -16,7 +16,7 @@ export interface Admission {
    * MUST be called exactly once when the request is over (answered, failed or abandoned):
    * frees its concurrency slot and replaces the token estimate by `actualTokens`.
    */
-  release(actualTokens: number): Promise<void>;
+  release(actualTokens: number): void | Promise<void>;
 }
 
 export interface RateLimiter {
@@ -29,6 +29,11 @@ export interface RateLimiter {
    * (`limiter_unavailable`, 503) or, if configured, fail open — logging which, either way.
    */
   admit(subjects: readonly RateLimitSubject[], estimatedTokens: number): Promise<Admission>;
+  /**
+   * The same decision made synchronously (throwing the refusal), where the backend allows it
+   * (in memory): the data plane then spends no promise on it. Absent with Redis.
+   */
+  readonly admitNow?: (subjects: readonly RateLimitSubject[], estimatedTokens: number) => Admission;
   close(): Promise<void>;
 }
 
@@ -45,8 +50,11 @@ export interface UsageObservation {
 export interface TapOptions {
   readonly endpoint: EndpointFamily;
   readonly contentType: string;
-  /** Prompt tokens counted or estimated from the request, for when the upstream reports none. */
-  readonly promptEstimate: number;
+  /**
+   * Prompt tokens for the observation when the upstream reports none (default 0: the data
+   * plane's ticket works the prompt out itself when it settles).
+   */
+  readonly promptEstimate?: number;
   /**
    * Completion tokens this request may use (its budget reservation). When a stream delivers
    * more, it is ended for the client with a final SSE error event (`insufficient_quota`)

@@ -29,8 +29,18 @@ export function priceTable(overrides: PriceTable): PriceTable {
 /** The price of a model: by exact name, else without a dated suffix (`gpt-4o-2024-08-06` → `gpt-4o`). */
 export function priceOf(table: PriceTable, model: string | null): { input: number; output: number } | undefined {
   if (model === null) return undefined;
-  return own(table, model) ?? own(table, model.replace(/-\d{4}-\d{2}-\d{2}$/, ''));
+  // Asked twice per metered request (reserve, settle): answers are remembered per table, for a
+  // bounded number of names (they come from requests), `null` standing for "no price".
+  let known = remembered.get(table);
+  if (!known) remembered.set(table, (known = new Map()));
+  const hit = known.get(model);
+  if (hit !== undefined) return hit ?? undefined;
+  const price = own(table, model) ?? own(table, model.replace(/-\d{4}-\d{2}-\d{2}$/, ''));
+  if (known.size < 1000) known.set(model, price ?? null);
+  return price;
 }
+
+const remembered = new WeakMap<PriceTable, Map<string, { input: number; output: number } | null>>();
 
 // The model name comes from the request: `constructor` or `__proto__` must not find Object's.
 function own(table: PriceTable, name: string): { input: number; output: number } | undefined {

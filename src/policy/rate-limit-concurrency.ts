@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** Frees one slot; calling it again does nothing, so a double release cannot free two. */
-export type FreeSlot = () => Promise<void>;
+export type FreeSlot = () => void | Promise<void>;
 
 /** Requests in flight per key, with check-and-take in one atomic step. */
 export interface ConcurrencySlots {
-  /** Takes a slot when fewer than `limit` are held; null when all are taken. */
-  acquire(key: string, limit: number): Promise<FreeSlot | null>;
+  /** Takes a slot when fewer than `limit` are held; null when all are taken. Synchronous in memory. */
+  acquire(key: string, limit: number): FreeSlot | null | Promise<FreeSlot | null>;
   close(): void;
 }
 
@@ -15,11 +15,11 @@ export interface ConcurrencySlots {
 export function memorySlots(): ConcurrencySlots {
   const held = new Map<string, number>();
   return {
-    async acquire(key, limit) {
+    acquire(key, limit) {
       const n = held.get(key) ?? 0;
       if (n >= limit) return null;
       held.set(key, n + 1);
-      return once(async () => {
+      return once(() => {
         const left = (held.get(key) ?? 1) - 1;
         if (left > 0) held.set(key, left);
         else held.delete(key); // no entry for idle keys, so the map stays as small as the traffic
@@ -78,11 +78,11 @@ export function redisSlots(redis: Redis, keyPrefix: string, onError: (err: unkno
   };
 }
 
-function once(fn: () => Promise<void>): FreeSlot {
+function once(fn: () => void | Promise<void>): FreeSlot {
   let done = false;
-  return async () => {
+  return () => {
     if (done) return;
     done = true;
-    await fn();
+    return fn();
   };
 }

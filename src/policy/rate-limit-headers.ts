@@ -28,16 +28,23 @@ export function tightest(states: readonly WindowState[]): WindowState | undefine
   return best;
 }
 
+// Written on every limited answer: constant names, no template per request.
 export function rateHeaders(requests?: WindowState, tokens?: WindowState): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [suffix, state] of [['requests', requests], ['tokens', tokens]] as const) {
-    if (!state) continue;
-    headers[`x-ratelimit-limit-${suffix}`] = String(state.limit);
-    headers[`x-ratelimit-remaining-${suffix}`] = String(Math.max(0, Math.floor(state.remaining)));
-    headers[`x-ratelimit-reset-${suffix}`] = formatReset(state.msLeft);
+  if (requests) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit);
+    headers['x-ratelimit-remaining-requests'] = String(remaining(requests));
+    headers['x-ratelimit-reset-requests'] = formatReset(requests.msLeft);
+  }
+  if (tokens) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    headers['x-ratelimit-remaining-tokens'] = String(remaining(tokens));
+    headers['x-ratelimit-reset-tokens'] = formatReset(tokens.msLeft);
   }
   return headers;
 }
+
+const remaining = (state: WindowState): number => Math.max(0, Math.floor(state.remaining));
 
 /** Whole seconds, at least 1: `Retry-After: 0` would invite an immediate retry storm. */
 function retryAfter(refusal: Refusal): number {
@@ -62,9 +69,18 @@ export function refusalError(refusals: readonly Refusal[], requests?: WindowStat
     const what = worst.limit === 'rpm' ? 'requests per minute' : 'tokens per minute';
     message = `Rate limit reached for ${what} (limit ${worst.value}) on ${on}; try again in ${wait} s.`;
   }
-  return new SoakpError('rate_limited', message, {
-    headers: { 'retry-after': String(wait), ...rateHeaders(requests, tokens) },
-  });
+  return new RateLimitRefusal(refusals.map((r) => r.limit), message, { 'retry-after': String(wait), ...rateHeaders(requests, tokens) });
+}
+
+/** A 429 from the rate limits, knowing which limits refused (a TPM refusal may pass with an exact count). */
+export class RateLimitRefusal extends SoakpError {
+  constructor(
+    readonly limits: ReadonlyArray<Refusal['limit']>,
+    message: string,
+    headers: Record<string, string>,
+  ) {
+    super('rate_limited', message, { headers });
+  }
 }
 
 /** Subject keys are `token:<id>` or `user:<id>`; only the kind goes into a message. */

@@ -26,8 +26,10 @@ export function wholeTokens(n: number): number {
   return Number.isFinite(n) && n > 0 ? Math.ceil(n) : 0;
 }
 
-export async function countIn(windows: Windows, kind: 'rpm' | 'tpm', subject: RateLimitSubject, limit: number, points: number): Promise<Step> {
-  const at = await windows[kind].add(subject.key, points);
+/** Counts one limit; synchronous in memory, a promise with Redis. */
+export function countIn(windows: Windows, kind: 'rpm' | 'tpm', subject: RateLimitSubject, limit: number, points: number): Step | Promise<Step> {
+  const at = windows[kind].add(subject.key, points);
+  if (at instanceof Promise) return at.then((count) => ({ type: 'window', kind, subject, limit, points, at: count }));
   return { type: 'window', kind, subject, limit, points, at };
 }
 
@@ -36,30 +38,34 @@ export function granted(step: Step): boolean {
 }
 
 /** Takes back what this step counted or held. */
-export function undo(windows: Windows, step: Step): Promise<void> {
-  if (step.type === 'slot') return step.free ? step.free() : Promise.resolve();
+export function undo(windows: Windows, step: Step): void | Promise<void> {
+  if (step.type === 'slot') return step.free?.();
   return windows[step.kind].refund(step.subject.key, step.points, step.at);
 }
 
 /** Replaces a TPM step's estimate by what was used: the difference back, or the overrun charged. */
-export function settle(windows: Windows, step: Step, usedTokens: number): Promise<void> {
-  if (step.type === 'slot') return step.free ? step.free() : Promise.resolve();
-  if (step.kind === 'rpm') return Promise.resolve(); // a request counts once it was made
+export function settle(windows: Windows, step: Step, usedTokens: number): void | Promise<void> {
+  if (step.type === 'slot') return step.free?.();
+  if (step.kind === 'rpm') return; // a request counts once it was made
   const diff = usedTokens - step.points;
   const counter = windows.tpm;
   return diff < 0 ? counter.refund(step.subject.key, -diff, step.at) : counter.charge(step.subject.key, diff);
 }
 
 /**
- * Window states for the headers. `before`: the room there was before this request — what a
- * refused client is told, since its own points are taken back.
+ * The window state of `kind` with the least room left, for the headers.
+ * `before`: the room there was before this request — what a refused client is told, since its
+ * own points are taken back.
  */
-export function states(steps: readonly Step[], kind: 'rpm' | 'tpm', before: boolean): WindowState[] {
-  return steps.flatMap((s) =>
-    s.type === 'window' && s.kind === kind
-      ? [{ limit: s.limit, remaining: s.limit - s.at.count + (before ? s.points : 0), msLeft: s.at.msLeft }]
-      : [],
-  );
+export function tightestState(steps: readonly Step[], kind: 'rpm' | 'tpm', before: boolean): WindowState | undefined {
+  let best: WindowState | undefined;
+  for (const s of steps) {
+    if (s.type !== 'window' || s.kind !== kind) continue;
+    const state = { limit: s.limit, remaining: s.limit - s.at.count + (before ? s.points : 0), msLeft: s.at.msLeft };
+    // As `tightest`: least room left, then the longest wait.
+    if (!best || state.remaining < best.remaining || (state.remaining === best.remaining && state.msLeft > best.msLeft)) best = state;
+  }
+  return best;
 }
 
 export function refusalOf(step: Step): Refusal {

@@ -1,12 +1,19 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import type { RateLimiterAbstract, RateLimiterMemory as Memory, RateLimiterRedis as Redised } from 'rate-limiter-flexible';
+import type { RateLimiterRedis as Redised, RateLimiterRes } from 'rate-limiter-flexible';
 
 // The package's index loads every backend it has (MySQL, Mongo, cluster, …; ~1 MB of an idle
-// server); these two files are the only ones used, each exporting its class.
+// server); these two files are the only ones used. The memory store is the one inside
+// RateLimiterMemory, used without that class's Promise wrapper: in one process a count is a
+// Map update, and answering it synchronously keeps a promise and a microtask off every request.
+// They are the package's internals, so package.json pins its exact version.
 const load = createRequire(import.meta.url);
-const RateLimiterMemory = load('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Memory;
 const RateLimiterRedis = load('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof Redised;
+const MemoryStorage = load('rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js') as new () => MemoryStore;
+
+interface MemoryStore {
+  incrby(key: string, value: number, durationSec: number): RateLimiterRes;
+}
 
 /** What one atomic add to a one-minute window saw. */
 export interface WindowCount {
@@ -24,20 +31,23 @@ export interface WindowCount {
  * never refuses by itself: each subject has its own limit, and comparing the returned count
  * with it ourselves lets one counter serve every limit value — a changed limit keeps the
  * count, and a refusal is never confused with a backend error (which stays an Error).
+ * In memory every method answers synchronously; with Redis, with a promise.
  */
 export class WindowCounter {
-  private readonly limiter: RateLimiterAbstract;
+  readonly #redis: Redised | undefined;
+  readonly #memory: MemoryStore | undefined;
+  readonly #prefix: string;
 
   constructor(keyPrefix: string, redis?: Redis) {
-    const opts = { keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: WINDOW_SECONDS };
+    this.#prefix = `${keyPrefix}:`;
     // No `useRedisPackage`: that flag is for node-redis; ioredis is the library's default client.
-    this.limiter = redis ? new RateLimiterRedis({ ...opts, storeClient: redis }) : new RateLimiterMemory(opts);
+    if (redis) this.#redis = new RateLimiterRedis({ keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: WINDOW_SECONDS, storeClient: redis });
+    else this.#memory = new MemoryStorage();
   }
 
-  async add(key: string, points: number): Promise<WindowCount> {
-    const res = await this.limiter.consume(key, points);
-    const msLeft = Math.max(0, res.msBeforeNext);
-    return { count: res.consumedPoints, msLeft, windowEnd: Date.now() + msLeft };
+  add(key: string, points: number): WindowCount | Promise<WindowCount> {
+    if (this.#memory) return countOf(this.#memory.incrby(this.#prefix + key, points, WINDOW_SECONDS));
+    return (this.#redis as Redised).consume(key, points).then(countOf);
   }
 
   /**
@@ -45,15 +55,29 @@ export class WindowCounter {
    * over: the library would otherwise start the next window at a negative count, handing out
    * extra room there — and the points expire with their window anyway.
    */
-  async refund(key: string, points: number, at: WindowCount): Promise<void> {
+  refund(key: string, points: number, at: WindowCount): void | Promise<void> {
     if (points <= 0 || Date.now() >= at.windowEnd - REFUND_MARGIN_MS) return;
-    await this.limiter.reward(key, points);
+    return this.#change(key, -points);
   }
 
   /** Charges points the estimate missed, to whichever window is current: they were used now. */
-  async charge(key: string, points: number): Promise<void> {
-    if (points > 0) await this.limiter.penalty(key, points);
+  charge(key: string, points: number): void | Promise<void> {
+    if (points > 0) return this.#change(key, points);
   }
+
+  #change(key: string, points: number): void | Promise<void> {
+    if (this.#memory) {
+      this.#memory.incrby(this.#prefix + key, points, WINDOW_SECONDS);
+      return;
+    }
+    const redis = this.#redis as Redised;
+    return (points < 0 ? redis.reward(key, -points) : redis.penalty(key, points)).then(() => undefined);
+  }
+}
+
+function countOf(res: RateLimiterRes): WindowCount {
+  const msLeft = Math.max(0, res.msBeforeNext);
+  return { count: res.consumedPoints, msLeft, windowEnd: Date.now() + msLeft };
 }
 
 export const WINDOW_SECONDS = 60;

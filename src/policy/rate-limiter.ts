@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import { SoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { memorySlots, redisSlots } from './rate-limit-concurrency.js';
-import { rateHeaders, refusalError, tightest } from './rate-limit-headers.js';
-import { countIn, granted, limitOf, refusalOf, settle, states, undo, wholeTokens, type Step, type Windows } from './rate-limit-steps.js';
+import { rateHeaders, refusalError } from './rate-limit-headers.js';
+import { countIn, granted, limitOf, refusalOf, settle, tightestState, undo, wholeTokens, type Step, type Windows } from './rate-limit-steps.js';
 import { WindowCounter } from './rate-limit-window.js';
 import type { Admission, RateLimiter, RateLimitSubject } from './ports.js';
 
@@ -18,7 +18,7 @@ export interface RateLimiterOptions {
 }
 
 /** What fail-open admits with: nothing was counted, so there is nothing to give back. */
-const UNCOUNTED: Admission = { headers: {}, release: async () => {} };
+const UNCOUNTED: Admission = { headers: {}, release: () => {} };
 
 /** Backend trouble is logged once per this many ms: a Redis outage must not flood the log. */
 const LOG_EVERY_MS = 10_000;
@@ -36,8 +36,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   logger.info({ backend: redis ? 'redis' : 'memory', failOpen }, 'rate limiter ready');
 
   /** Best effort: a step that cannot be taken back expires with its window (or slot TTL). */
-  async function settleAll(steps: readonly Step[], use: (step: Step) => Promise<void>): Promise<void> {
-    for (const r of await Promise.allSettled(steps.map(use))) if (r.status === 'rejected') logRelease(r.reason);
+  function settleAll(steps: readonly Step[], use: (step: Step) => void | Promise<void>): void | Promise<void> {
+    if (!redis) {
+      for (const s of steps) void use(s); // in memory every step is synchronous and cannot fail
+      return;
+    }
+    return Promise.allSettled(steps.map(use)).then((results) => {
+      for (const r of results) if (r.status === 'rejected') logRelease(r.reason);
+    });
   }
 
   function unavailable(err: unknown): Admission {
@@ -49,50 +55,78 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     });
   }
 
-  return {
+  /** Every limit of every subject: synchronous steps in memory, promises with Redis. */
+  function count(subjects: readonly RateLimitSubject[], tokens: number): Array<Step | Promise<Step>> {
+    const pending: Array<Step | Promise<Step>> = [];
+    for (const subject of subjects) {
+      const rpm = limitOf(subject.limits, 'rpm');
+      const tpm = limitOf(subject.limits, 'tpm');
+      const concurrency = limitOf(subject.limits, 'concurrency');
+      if (rpm) pending.push(countIn(windows, 'rpm', subject, rpm, 1));
+      if (tpm) pending.push(countIn(windows, 'tpm', subject, tpm, tokens));
+      if (concurrency) {
+        const free = slots.acquire(subject.key, concurrency);
+        const slot = (f: Awaited<typeof free>): Step => ({ type: 'slot', subject, limit: concurrency, free: f });
+        pending.push(free instanceof Promise ? free.then(slot) : slot(free));
+      }
+    }
+    return pending;
+  }
+
+  /** All or nothing: a refusal takes back every step (awaited, so the counts are gone when the client hears back). */
+  function decide(steps: readonly Step[], tokens: number): Admission | Promise<Admission> {
+    let all = true;
+    for (const s of steps) all &&= granted(s);
+    if (!all) {
+      const refused = steps.filter((s) => !granted(s));
+      const error = refusalError(refused.map(refusalOf), tightestState(steps, 'rpm', true), tightestState(steps, 'tpm', true));
+      const undone = settleAll(steps, (s) => undo(windows, s));
+      if (undone) return undone.then(() => Promise.reject(error));
+      throw error;
+    }
+    let released = false;
+    return {
+      headers: steps.length === 0 ? NO_HEADERS : rateHeaders(tightestState(steps, 'rpm', false), tightestState(steps, 'tpm', false)),
+      release(actualTokens: number): void | Promise<void> {
+        if (released) return; // exactly once, even when the caller's paths overlap
+        released = true;
+        const used = Number.isFinite(actualTokens) ? wholeTokens(actualTokens) : tokens;
+        return settleAll(steps, (s) => settle(windows, s, used));
+      },
+    };
+  }
+
+  const limiter: RateLimiter = {
+    admitNow: redis
+      ? undefined
+      : (subjects, estimatedTokens) => {
+          const tokens = wholeTokens(estimatedTokens);
+          return decide(count(subjects, tokens) as Step[], tokens) as Admission;
+        },
+
     async admit(subjects: readonly RateLimitSubject[], estimatedTokens: number): Promise<Admission> {
+      if (limiter.admitNow) return limiter.admitNow(subjects, estimatedTokens);
       const tokens = wholeTokens(estimatedTokens);
       // Every limit of every subject is tried at once (one round trip to Redis, not six);
       // each try is atomic on its own, and all-or-nothing comes from taking back the rest.
-      const pending: Promise<Step>[] = [];
-      for (const subject of subjects) {
-        const rpm = limitOf(subject.limits, 'rpm');
-        const tpm = limitOf(subject.limits, 'tpm');
-        const concurrency = limitOf(subject.limits, 'concurrency');
-        if (rpm) pending.push(countIn(windows, 'rpm', subject, rpm, 1));
-        if (tpm) pending.push(countIn(windows, 'tpm', subject, tpm, tokens));
-        if (concurrency) {
-          pending.push(slots.acquire(subject.key, concurrency).then((free) => ({ type: 'slot', subject, limit: concurrency, free })));
-        }
-      }
-      const settled = await Promise.allSettled(pending);
+      const settled = await Promise.allSettled(count(subjects, tokens));
       const steps = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = settled.find((r) => r.status === 'rejected');
-      const refused = steps.filter((s) => !granted(s));
-      if (failed || refused.length > 0) {
-        // Awaited before answering, so the refused request's counts are gone when the client hears back.
+      if (failed) {
         await settleAll(steps, (s) => undo(windows, s));
-        if (failed) return unavailable(failed.reason);
-        throw refusalError(refused.map(refusalOf), tightest(states(steps, 'rpm', true)), tightest(states(steps, 'tpm', true)));
+        return unavailable(failed.reason);
       }
-
-      let released = false;
-      return {
-        headers: rateHeaders(tightest(states(steps, 'rpm', false)), tightest(states(steps, 'tpm', false))),
-        async release(actualTokens: number): Promise<void> {
-          if (released) return; // exactly once, even when the caller's paths overlap
-          released = true;
-          const used = Number.isFinite(actualTokens) ? wholeTokens(actualTokens) : tokens;
-          await settleAll(steps, (s) => settle(windows, s, used));
-        },
-      };
+      return decide(steps, tokens);
     },
 
     async close(): Promise<void> {
       slots.close(); // the Redis client is the caller's to quit
     },
   };
+  return limiter;
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 function throttled(log: (err: unknown) => void): (err: unknown) => void {
   let last = -Infinity;

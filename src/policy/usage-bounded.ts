@@ -1,3 +1,5 @@
+import { type TopFields, topFields } from './json-top.js';
+
 /** How much of one JSON answer or one SSE event is kept for reading its usage. */
 export const COLLECT_LIMIT = 4 * 1024 * 1024;
 // Usage sits at the end of OpenAI's objects; this much of the end is kept past the limit.
@@ -66,6 +68,12 @@ export class BoundedBytes {
     // Most events arrive in one piece; a split one is joined so a match across pieces is found.
     const head = this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
     return objectFieldIn(head, name) || (this.#tail.length > 0 && objectFieldIn(Buffer.concat(this.#tail), name));
+  }
+
+  /** The document's top-level `model` and `usage` found without a full parse, when its shape allows (see json-top.ts). */
+  top(): TopFields | undefined {
+    if (this.#truncated) return undefined;
+    return topFields(this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head));
   }
 
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */

@@ -10,6 +10,13 @@ export interface Meter {
   end(push: (bytes: Buffer) => void): boolean;
   /** What the bytes seen so far tell about the usage. */
   observation(): UsageObservation;
+  /**
+   * Whether taking `bytes` more could need the tokenizer (an exact count near the budget
+   * ceiling, or text kept too long): the caller then has it loaded before writing them.
+   */
+  mayCount(bytes: number): boolean;
+  /** Whether `observation()` will count delivered text (no usage was reported). */
+  countsAtEnd(): boolean;
 }
 
 /** A JSON answer: passed on at once, its usage read once it is complete. */
@@ -28,13 +35,23 @@ export class JsonMeter implements Meter {
     return false;
   }
 
+  mayCount(): boolean {
+    return false;
+  }
+
+  countsAtEnd(): boolean {
+    return false;
+  }
+
   observation(): UsageObservation {
-    const value = this.#body.value();
+    // A usage found at the top without a parse is the answer's; else (none, or an unusual shape) the whole is parsed.
+    const top = this.#body.top();
+    const value = top?.usage !== undefined ? top : this.#body.value();
     const usage = usageOf(value);
     const model = modelOf(value);
     if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };
     // No usage (an error, a cut-off body, an upstream that omits it): the request's own estimate.
-    const prompt = this.options.promptEstimate;
+    const prompt = this.options.promptEstimate ?? 0;
     return { promptTokens: prompt, completionTokens: 0, totalTokens: prompt, source: 'estimated', model };
   }
 }
@@ -47,6 +64,14 @@ export class OpaqueMeter implements Meter {
   }
 
   end(): boolean {
+    return false;
+  }
+
+  mayCount(): boolean {
+    return false;
+  }
+
+  countsAtEnd(): boolean {
     return false;
   }
 

@@ -88,8 +88,22 @@ export class SseMeter implements Meter {
     const r = this.#reported;
     if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: this.#model };
     this.#countUnparsed();
-    const prompt = this.options.promptEstimate;
+    const prompt = this.options.promptEstimate ?? 0;
     return { promptTokens: prompt, completionTokens: this.#completion, totalTokens: prompt + this.#completion, source: 'counted', model: this.#model };
+  }
+
+  mayCount(bytes: number): boolean {
+    // Events complete in the coming bytes are at most the current event's data so far plus those bytes.
+    const coming = this.#split.pendingBytes + bytes;
+    if (this.#unparsedBytes + coming > UNPARSED_LIMIT) return true;
+    const ceiling = this.options.completionCeiling;
+    if (ceiling === undefined || this.#completion + this.#unparsedBytes + coming <= ceiling) return false;
+    // The bounds of #deliver, before any parse: past these, no event of the coming bytes is counted.
+    return this.#completion + this.#tightenUnparsed() + coming > ceiling;
+  }
+
+  countsAtEnd(): boolean {
+    return this.#reported === undefined && this.#unparsed.length > 0;
   }
 
   /**

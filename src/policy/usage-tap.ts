@@ -59,8 +59,16 @@ export function tapResponse(body: Readable, options: TapOptions): Tapped {
 
 /** The media type of a Content-Type value: lower case, without parameters. */
 function mimeOf(contentType: string): string {
-  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  // Asked of every answer, and an upstream sends the same few values: remembered (a few dozen at most).
+  let mime = mimes.get(contentType);
+  if (mime === undefined) {
+    mime = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+    if (mimes.size < 64) mimes.set(contentType, mime);
+  }
+  return mime;
 }
+
+const mimes = new Map<string, string>();
 
 /** Whether an answer is a Server-Sent Events stream (metered event by event). */
 export function isEventStream(contentType: string): boolean {

@@ -57,13 +57,25 @@ export class Authenticator {
     });
   }
 
-  async authenticate(headers: IncomingHttpHeaders, target: Target = { method: 'POST', path: '' }): Promise<Principal> {
+  /**
+   * The principal, or the refusal thrown (a promise that rejects with it when the answer
+   * needs the store). A token and principal seen before are answered synchronously, from
+   * the caches: a known caller costs two map lookups, no promise.
+   */
+  authenticate(headers: IncomingHttpHeaders, target: Target = { method: 'POST', path: '' }): Principal | Promise<Principal> {
     const credential = credentialOf(headers);
-    // The checksum filters typos and junk (10 KB strings, SQL) before any hashing or lookup.
-    if (!isWellFormedToken(credential)) throw invalid();
-    const token = await this.#token(credential);
+    const known = this.#tokens.get(credential);
+    const token = known ? checked(known) : this.#lookup(credential);
+    return token instanceof Promise ? token.then((t) => this.#principalFor(t, headers, target)) : this.#principalFor(token, headers, target);
+  }
+
+  #principalFor(token: TokenRecord, headers: IncomingHttpHeaders, target: Target): Principal | Promise<Principal> {
     if (token.kind === 'personal' && token.userId !== null) return this.#principal(token, { id: token.userId });
     if (token.kind !== 'openwebui') throw invalid();
+    return this.#openWebUI(token, headers, target);
+  }
+
+  async #openWebUI(token: TokenRecord, headers: IncomingHttpHeaders, target: Target): Promise<Principal> {
     const options = token.options as unknown as OpenWebUIOptions;
     const identity = await openWebUIIdentity(headers, options, (await this.#jwtSecret(token))?.reveal());
     if (identity.kind === 'email') return this.#principal(token, { email: identity.email });
@@ -79,19 +91,15 @@ export class Authenticator {
 
   // Keyed by the credential itself: a known token costs one map lookup, no HMAC. The map lives
   // only in this process's memory, next to the opened upstream keys it leads to.
-  async #token(credential: string): Promise<TokenRecord> {
-    let token = this.#tokens.get(credential);
-    if (!token) {
-      const hash = this.#deps.vault.hashToken(credential);
-      token = await this.#deps.store.tokens.byHash(hash);
-      // The index found it; compare again in constant time, as the hash is secret-derived.
-      if (!token || !sameHash(token.hash, hash)) throw invalid();
-      this.#tokens.set(credential, token);
-    }
-    const state = tokenState(token, Date.now());
-    if (state === 'revoked') throw new SoakpError('token_revoked', 'This soakp token has been revoked.');
-    if (state === 'expired') throw new SoakpError('token_expired', 'This soakp token has expired.');
-    return token;
+  async #lookup(credential: string): Promise<TokenRecord> {
+    // The checksum filters typos and junk (10 KB strings, SQL) before any hashing or lookup.
+    if (!isWellFormedToken(credential)) throw invalid();
+    const hash = this.#deps.vault.hashToken(credential);
+    const token = await this.#deps.store.tokens.byHash(hash);
+    // The index found it; compare again in constant time, as the hash is secret-derived.
+    if (!token || !sameHash(token.hash, hash)) throw invalid();
+    this.#tokens.set(credential, token);
+    return checked(token);
   }
 
   async #jwtSecret(token: TokenRecord): Promise<Secret<Buffer> | null> {
@@ -104,10 +112,12 @@ export class Authenticator {
     return secret;
   }
 
-  async #principal(token: TokenRecord, who: { id: string } | { email: string }): Promise<Principal> {
-    const cacheKey = `${token.id}|${'id' in who ? who.id : who.email}`;
-    const cached = this.#principals.get(cacheKey);
-    if (cached) return cached;
+  #principal(token: TokenRecord, who: { id: string } | { email: string }): Principal | Promise<Principal> {
+    const cacheKey = 'id' in who ? `${token.id}|${who.id}` : `${token.id}|${who.email}`;
+    return this.#principals.get(cacheKey) ?? this.#loadPrincipal(token, who, cacheKey);
+  }
+
+  async #loadPrincipal(token: TokenRecord, who: { id: string } | { email: string }, cacheKey: string): Promise<Principal> {
     const { store, vault, upstreams, defaultUpstream } = this.#deps;
     const user = 'id' in who ? await store.users.byId(who.id) : await store.users.byEmail(emailOf(who.email));
     if (!user) {
@@ -124,6 +134,14 @@ export class Authenticator {
     this.#principals.set(cacheKey, principal);
     return principal;
   }
+}
+
+/** A revoked or expired token is refused however it was found (its state is read at each request). */
+function checked(token: TokenRecord): TokenRecord {
+  const state = tokenState(token, Date.now());
+  if (state === 'revoked') throw new SoakpError('token_revoked', 'This soakp token has been revoked.');
+  if (state === 'expired') throw new SoakpError('token_expired', 'This soakp token has expired.');
+  return token;
 }
 
 function emailOf(text: string): string {

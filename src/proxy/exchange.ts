@@ -43,7 +43,6 @@ export async function exchange(deps: ExchangeDeps, req: Outgoing): Promise<Answe
   const tapped = tapResponse(res.body, {
     endpoint: a.ctx.family,
     contentType,
-    promptEstimate: a.ticket.promptTokens,
     completionCeiling: a.ticket.completionCeiling,
     onCutoff: () => req.cancel(),
   });

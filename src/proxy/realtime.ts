@@ -35,7 +35,7 @@ async function upgrade(auth: Authenticator, policies: PolicyEngine, req: Incomin
   const path = pathAndQuery.split('?', 1)[0] as string;
   if (!/^\/realtime(\/|$)/.test(path)) throw new SoakpError('not_found', 'WebSocket upgrades are served on /v1/realtime only.');
   const { headers, protocols } = withKeyFromProtocol(req.headers);
-  const principal = await auth.authenticate(headers, { method: 'GET', path }).catch((err: unknown) => {
+  const principal = await Promise.resolve().then(() => auth.authenticate(headers, { method: 'GET', path })).catch((err: unknown) => {
     if (err instanceof SoakpError && err.status === 401) policies.authFailed(req.socket.remoteAddress ?? null);
     throw err;
   });

@@ -6,32 +6,39 @@ import { isEventStream, meterFor } from '../policy/usage-tap.js';
 import { loadTokenizer, tokenizerReady } from '../policy/tokenizer.js';
 import { type Admitted, type EndFacts, NO_USAGE } from './admission.js';
 import { upstreamError } from './forward.js';
-import { downstreamResponseHeaders } from './headers.js';
-
-type Controller = Dispatcher.DispatchController;
+import { answerHead } from './headers.js';
 
 /**
  * The HTTP route's answer path: an undici dispatch handler that writes the upstream's answer
  * straight into the client's response — no Readable, no Transform, no pipe in between — and
- * meters it on the way. Backpressure is the controller's pause/resume; a client that leaves
- * aborts the upstream call at once (it would go on generating, and billing).
+ * meters it on the way. It takes undici's own (raw) callbacks: the newer handler API is a
+ * wrapper around them that parses every header into an object first. Backpressure is
+ * returning false and calling `resume`; a client that leaves aborts the upstream call at once
+ * (it would go on generating, and billing).
  */
 export class Relay implements Dispatcher.DispatchHandler {
-  #controller: Controller | undefined;
+  #abort: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #paused = false;
   #meter: Meter | undefined;
   #status = 0;
   #settled = false;
-  /** Chunks held while the tokenizer loads (only before the first stream of the process). */
+  /** Chunks held while the tokenizer loads (only when a count may be needed before it is ready). */
   #pending: Buffer[] | undefined;
   #ended = false;
-  /** An event stream's first bytes go out at once, not at the end of the tick (see onResponseStart). */
+  /** An event stream's first bytes go out at once, not at the end of the tick (see onHeaders). */
   #flushFirst = false;
+  /** The upstream's request id, for the access log. */
+  upstreamRequestId: string | undefined;
   readonly #push = (bytes: Buffer): void => {
-    if (!this.res.write(bytes)) this.#controller?.pause();
+    if (!this.res.write(bytes)) this.#pause();
     if (this.#flushFirst) {
       this.#flushFirst = false;
       this.res.socket?.uncork();
     }
+  };
+  readonly #drained = (): void => {
+    if (!this.#pending) this.#unpause(); // while the tokenizer loads, #flushPending resumes
   };
 
   constructor(
@@ -45,57 +52,54 @@ export class Relay implements Dispatcher.DispatchHandler {
     private readonly measure: () => Omit<EndFacts, 'status'>,
     /** Answers with an error envelope (nothing was sent yet). */
     private readonly fail: (err: unknown) => void,
-  ) {
-    res.on('drain', () => {
-      if (!this.#pending) this.#controller?.resume(); // while the tokenizer loads, #flushPending resumes
-    });
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      this.#settle();
-      this.#controller?.abort(new errors.RequestAbortedError('The client closed the request.'));
-    });
+  ) {}
+
+  /** The client's connection closed (its caller listens for 'close' once, for everything). */
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.#settle();
+    this.#abort?.(new errors.RequestAbortedError('The client closed the request.'));
   }
 
-  onRequestStart(controller: Controller): void {
-    this.#controller = controller;
-    if (this.#settled) controller.abort(new errors.RequestAbortedError('The client closed the request.'));
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#settled) abort(new errors.RequestAbortedError('The client closed the request.'));
   }
 
-  onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     // 1xx (103 Early Hints, 102 Processing) are interim: the real answer follows.
-    if (this.#settled || status < 200) return;
-    const contentType = String(headers['content-type'] ?? '');
-    const sse = isEventStream(contentType);
+    if (this.#settled || status < 200) return true;
+    this.#resume = resume;
     this.#status = status;
-    this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType, promptEstimate: this.a.ticket.promptTokens, completionCeiling: this.a.ticket.completionCeiling });
-    const out = downstreamResponseHeaders(headers);
-    // soakp's own x-ratelimit-* describe the caller's limits: they win over the upstream's (the stored key's).
-    Object.assign(out, this.a.ticket.headers);
-    for (const name in this.extra) if (out[name] === undefined) out[name] = this.extra[name];
+    const { ticket } = this.a;
     // The meter may end a metered stream early with its own last event: a length would then lie.
-    if (sse && this.a.ticket.completionCeiling !== undefined) delete out['content-length'];
+    const head = answerHead(raw, ticket.headers, this.extra, ticket.completionCeiling !== undefined);
+    const sse = isEventStream(head.contentType);
+    this.upstreamRequestId = head.requestId;
+    this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType: head.contentType, completionCeiling: ticket.completionCeiling });
     // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
-    if (this.closing()) out.connection = 'close';
-    this.res.writeHead(status, out);
+    if (this.closing()) head.list.push('connection', 'close');
+    this.res.writeHead(status, head.list);
     // Node corks a response's writes until the next tick; an upstream's burst of events parsed
     // in one tick would then wait for all of them to be metered. The first event is what a
     // user waits for, so it is flushed at once (one extra write per stream, not per event).
     this.#flushFirst = sse;
-    // A stream may have to be counted as it passes: have the tokenizer ready before it goes on.
-    if (sse && !tokenizerReady()) {
-      this.#pending = [];
-      controller.pause();
-      void loadTokenizer().then(() => this.#flushPending(), () => this.#flushPending());
-    }
+    // A stream whose usage the upstream was not asked for is counted: as in the process's first
+    // such stream the tokenizer may still be missing, it is loaded before the events go on, so the
+    // count (and the ledger row, in order) is ready when the stream ends.
+    if (sse && !this.a.fields.streamUsage && !tokenizerReady()) this.#waitForTokenizer(undefined);
+    return !this.#paused;
   }
 
-  onResponseData(_controller: Controller, chunk: Buffer): void {
-    if (this.#settled) return;
+  onData(chunk: Buffer): boolean {
+    if (this.#settled) return true;
     if (this.#pending) this.#pending.push(chunk);
+    else if (this.#meter?.mayCount(chunk.length) && !tokenizerReady()) this.#waitForTokenizer(chunk);
     else if (this.#meter?.write(chunk, this.#push)) this.#cutOff();
+    return !this.#paused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#ended = true;
     if (this.#settled || this.#pending) return;
     if (this.#meter?.end(this.#push)) return this.#cutOff();
@@ -103,7 +107,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#settle();
   }
 
-  onResponseError(_controller: Controller | undefined, err: Error): void {
+  onError(err: Error): void {
     if (this.#settled) return;
     const error = upstreamError(err, this.a.ctx.upstream);
     this.#status ||= error.status;
@@ -113,19 +117,40 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (!this.req.complete) this.req.resume(); // drain what the upstream no longer reads
   }
 
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.res.once('drain', this.#drained);
+  }
+
+  #unpause(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resume?.();
+  }
+
+  /** A count may be due before the tokenizer is ready (first time in this process): hold the bytes, load it, go on. */
+  #waitForTokenizer(chunk: Buffer | undefined): void {
+    this.#pending = chunk ? [chunk] : [];
+    this.#paused = true;
+    void loadTokenizer().then(() => this.#flushPending(), () => this.#flushPending());
+  }
+
   #flushPending(): void {
     const chunks = this.#pending ?? [];
     this.#pending = undefined;
-    for (const chunk of chunks) this.onResponseData(this.#controller as Controller, chunk);
-    if (this.#ended) this.onResponseEnd();
-    else if (!this.res.writableNeedDrain) this.#controller?.resume(); // else 'drain' resumes it
+    this.#paused = false;
+    for (const chunk of chunks) if (!this.#settled && this.#meter?.write(chunk, this.#push)) return this.#cutOff();
+    if (this.#ended) this.onComplete();
+    else if (this.#paused) this.res.once('drain', this.#drained);
+    else this.#resume?.();
   }
 
   /** The budget ran out mid-stream: the meter has sent the closing error event; cancel the upstream. */
   #cutOff(): void {
     this.res.end();
     this.#settle();
-    this.#controller?.abort(new errors.RequestAbortedError('The budget ceiling was reached.'));
+    this.#abort?.(new errors.RequestAbortedError('The budget ceiling was reached.'));
   }
 
   #settle(): void {
@@ -133,6 +158,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#settled = true;
     // After the answer's bytes leave: the response flushes on the next tick (Node corks it), and
     // reading the usage and queueing the ledger row should not hold that up.
-    process.nextTick(() => this.a.finish(this.#meter?.observation() ?? NO_USAGE, { status: this.#status || 499, ...this.measure() }));
+    process.nextTick(() => {
+      const meter = this.#meter;
+      // Text delivered without reported usage is counted: with the tokenizer, loaded first if need be.
+      const observed = !meter ? NO_USAGE : meter.countsAtEnd() && !tokenizerReady() ? loadTokenizer().then(() => meter.observation(), () => meter.observation()) : meter.observation();
+      this.a.finish(observed, { status: this.#status || 499, ...this.measure() });
+    });
   }
 }

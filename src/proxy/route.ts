@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { type ExchangeDeps, NO_USAGE, admitRequest } from './admission.js';
+import { type Admitted, type ExchangeDeps, NO_USAGE, admitRequest } from './admission.js';
 import type { Principal } from './authenticate.js';
 import { requestBody } from './body.js';
 import { Relay } from './relay.js';
@@ -12,37 +12,50 @@ export interface ProxyDeps extends ExchangeDeps {
 /** What the HTTP layer around the route supplies for one request. */
 export interface RouteContext {
   /** The part after /v1, with its query (checked by upstreamPathOf). */
-  pathAndQuery: string;
+  readonly pathAndQuery: string;
   /** performance.now() when the request arrived. */
-  startedAt: number;
+  readonly startedAt: number;
   /** Headers for the answer unless the upstream sends its own (x-request-id; server-timing is added here). */
-  extra: Record<string, string>;
+  readonly extra: Record<string, string>;
   /** Whether shutdown has begun (asked when the answer starts). */
   closing(): boolean;
   onPrincipal(principal: Principal): void;
-  /** Answers with an error envelope; for errors that come after this function returned. */
+  /** Answers with an error envelope. */
   fail(err: unknown): void;
+  /** Set once the request is forwarded: the client's going away is the relay's to handle then. */
+  relay?: Relay;
 }
 
 /**
  * `ANY /v1/*` over HTTP: the request's body streams in unparsed (unless a policy needs its
- * fields), the answer streams back as it comes. Rejects with the refusal (the caller answers
- * it) when admission refuses; later failures go to `ctx.fail`.
+ * fields), the answer streams back as it comes. Every refusal and failure goes to `ctx.fail`.
+ * A request admitted without waiting (see admitRequest) is forwarded in the same turn.
  */
-export async function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
+export function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  try {
+    const source = req.socket.remoteAddress ?? null;
+    const body = requestBody(req, deps.maxBodySize);
+    const a = admitRequest(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body, source }, ctx.onPrincipal);
+    if (a instanceof Promise) a.then((admitted) => forward(deps, req, res, ctx, admitted), ctx.fail);
+    else forward(deps, req, res, ctx, a);
+  } catch (err) {
+    ctx.fail(err);
+  }
+}
+
+function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext, a: Admitted): void {
   const socket = req.socket;
   const written = socket.bytesWritten; // HTTP/1.1 answers a socket's requests in order: the delta is ours
   const bytesIn = Number(req.headers['content-length'] ?? 0);
   const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: socket.bytesWritten - written });
-  const source = socket.remoteAddress ?? null;
-  const a = await admitRequest(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body: requestBody(req, deps.maxBodySize), source }, ctx.onPrincipal);
   if (socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
   // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
   ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
   const relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
+  ctx.relay = relay;
   try {
     deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);
   } catch (err) {
-    relay.onResponseError(undefined, err as Error); // settles the ticket, then answers the error
+    relay.onError(err as Error); // settles the ticket, then answers the error
   }
 }

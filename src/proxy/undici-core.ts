@@ -9,6 +9,8 @@ const require = createRequire(import.meta.url);
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
 export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
+/** A raw header name as a lower-case string; well-known names come from undici's table, without a copy. */
+export const headerName = (require('undici/lib/core/util.js') as { headerNameToString(name: Buffer): string }).headerNameToString;
 const apiRequest = require('undici/lib/api/api-request.js') as (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
 
 /** `agent.request(options)`: the index adds the request API to every dispatcher; here it is called directly. */

@@ -32,12 +32,15 @@ export function fastReserve(raw: BetterSqlite3.Database, portable: BudgetRepo['r
  * instead of a statement with thousands of parameters that Kysely compiles anew for every batch.
  */
 export function fastInsertUsage(raw: BetterSqlite3.Database, portable: UsageRepo['insertMany']): UsageRepo['insertMany'] {
+  // Positional parameters: binding by name looks each one up in the row object.
   const stmt = raw.prepare(
     `insert into usage (at, user_id, token_id, upstream, model, endpoint, status, prompt_tokens, completion_tokens, total_tokens, cost_micros, duration_ms, bytes_in, bytes_out, source)
-     values (@at, @userId, @tokenId, @upstream, @model, @endpoint, @status, @promptTokens, @completionTokens, @totalTokens, @costMicros, @durationMs, @bytesIn, @bytesOut, @source)`,
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const insertAll = raw.transaction((rows: Parameters<UsageRepo['insertMany']>[0]) => {
-    for (const row of rows) stmt.run(row);
+    for (const r of rows) {
+      stmt.run(r.at, r.userId, r.tokenId, r.upstream, r.model, r.endpoint, r.status, r.promptTokens, r.completionTokens, r.totalTokens, r.costMicros, r.durationMs, r.bytesIn, r.bytesOut, r.source);
+    }
   });
   return async (rows) => {
     if (rows.length === 0) return;
