@@ -22,6 +22,7 @@ describe('topFields (usage and model without a full parse)', () => {
 
   it('has no usage when none is there, and finds the model', () => {
     expect(top({ id: 'x', model: 'm', data: [1, 2] })).toEqual({ model: 'm', usage: undefined });
+    expect(top({ id: 'x', model: 'm', choices: [{ delta: { content: 'a' } }], usage: null })).toEqual({ model: 'm', usage: null });
   });
 
   it('gives up (undefined) on what it cannot prove, so the caller parses the whole', () => {
@@ -29,7 +30,7 @@ describe('topFields (usage and model without a full parse)', () => {
     expect(top({ usage: USAGE, extra: { usage: { prompt_tokens: 1 } } })).toBeUndefined(); // the last one is nested
     expect(top({ object: 'model', model: 'm', usage: USAGE })).toBeUndefined(); // "model" first as a value
     expect(top({ model: 'a\\"b', usage: USAGE })).toBeUndefined(); // an escape in the model
-    expect(top({ usage: null })).toBeUndefined();
+    expect(top({ usage: null, x: { usage: null } })).toBeUndefined();
     expect(topFields(Buffer.from('[1,2]'))).toBeUndefined();
     expect(topFields(Buffer.from('{"model": "m", "usage": {"prompt_tokens": 1'))).toBeUndefined();
     expect(topFields(Buffer.from('<html>502</html>'))).toBeUndefined();
@@ -67,7 +68,7 @@ function randomDocument(seed: number): Record<string, unknown> {
   const doc: Record<string, unknown> = {};
   for (let i = rand(6) + 1; i > 0; i--) {
     const key = ['id', 'model', 'choices', 'usage', 'tail'][rand(5)] as string;
-    doc[key] = key === 'usage' && rand(2) === 0 ? { prompt_tokens: rand(100), total_tokens: rand(200) } : key === 'model' && rand(2) === 0 ? `m-${rand(9)}` : value(1);
+    doc[key] = key === 'usage' && rand(2) === 0 ? (rand(3) === 0 ? null : { prompt_tokens: rand(100), total_tokens: rand(200) }) : key === 'model' && rand(2) === 0 ? `m-${rand(9)}` : value(1);
   }
   return doc;
 }

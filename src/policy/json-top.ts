@@ -36,10 +36,14 @@ export function topFields(b: Buffer): TopFields | undefined {
   const u = b.lastIndexOf('"usage"', end);
   if (u === -1) return { model, usage: undefined };
   const open = valueAt(b, u + 7);
-  if (open === -1 || b[open] !== LBRACE || b[u - 1] === BACKSLASH) return undefined;
-  const close = objectEnd(b, open, end);
+  if (open === -1 || b[u - 1] === BACKSLASH) return undefined;
+  // `"usage": null` (every chunk of a stream that asked for usage, but the last): no usage, if top-level.
+  const none = b[open] === 0x6e && b.toString('latin1', open, open + 4) === 'null';
+  if (!none && b[open] !== LBRACE) return undefined;
+  const close = none ? open + 3 : objectEnd(b, open, end);
   // Top level: the rest closes exactly the document's own object, at its last byte.
   if (close === -1 || depthAfter(b, close + 1, end, 1) !== 1) return undefined;
+  if (none) return { model, usage: null };
   try {
     return { model, usage: JSON.parse(b.toString('utf8', open, close + 1)) as unknown };
   } catch {

@@ -54,7 +54,7 @@ export class BoundedBytes {
    */
   valueBytes(): number {
     if (this.#valueBytes === undefined) {
-      this.#valueBytes = this.#truncated ? this.size : stringValueBytes(this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head));
+      this.#valueBytes = this.#truncated ? this.size : stringValueBytes(this.#whole());
     }
     return this.#valueBytes;
   }
@@ -66,19 +66,24 @@ export class BoundedBytes {
    */
   hasObjectField(name: string): boolean {
     // Most events arrive in one piece; a split one is joined so a match across pieces is found.
-    const head = this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
+    const head = this.#whole();
     return objectFieldIn(head, name) || (this.#tail.length > 0 && objectFieldIn(Buffer.concat(this.#tail), name));
+  }
+
+  /** The kept head as one buffer (no copy when it came in one piece). */
+  #whole(): Buffer {
+    return this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
   }
 
   /** The document's top-level `model` and `usage` found without a full parse, when its shape allows (see json-top.ts). */
   top(): TopFields | undefined {
     if (this.#truncated) return undefined;
-    return topFields(this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head));
+    return topFields(this.#whole());
   }
 
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */
   value(): unknown {
-    const head = Buffer.concat(this.#head);
+    const head = this.#whole();
     if (!this.#truncated) return parseJson(head.toString('utf8'));
     const start = head.subarray(0, TAIL).toString('utf8');
     const end = Buffer.concat(this.#tail).toString('utf8');
@@ -88,31 +93,34 @@ export class BoundedBytes {
 
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
-/** Bytes inside JSON strings that are values (a key is a string followed by ':'). */
+/** Bytes inside JSON strings that are values (a key is a string followed by ':'): one pass, no call per string. */
 function stringValueBytes(bytes: Buffer): number {
+  const n = bytes.length;
   let total = 0;
-  for (let open = bytes.indexOf(0x22); open !== -1; ) {
-    let close = bytes.indexOf(0x22, open + 1);
-    while (close !== -1 && escaped(bytes, close)) close = bytes.indexOf(0x22, close + 1);
-    if (close === -1) return total + bytes.length - open; // unterminated: count the rest
+  for (let i = 0; i < n; ) {
+    if (bytes[i] !== 0x22) {
+      i++;
+      continue;
+    }
+    let close = i + 1;
+    while (close < n && bytes[close] !== 0x22) close += bytes[close] === 0x5c ? 2 : 1; // an escape takes the next byte with it
+    if (close >= n) return total + n - i; // unterminated: count the rest
     let after = close + 1;
     while (JSON_SPACE.has(bytes[after] ?? 0)) after++;
-    if (bytes[after] !== 0x3a) total += close - open - 1;
-    open = bytes.indexOf(0x22, after);
+    if (bytes[after] !== 0x3a) total += close - i - 1;
+    i = after;
   }
   return total;
 }
 
-/** Whether the quote at `at` is escaped: preceded by an odd number of backslashes. */
-function escaped(bytes: Buffer, at: number): boolean {
-  let n = 0;
-  while (at - n - 1 >= 0 && bytes[at - n - 1] === 0x5c) n++;
-  return n % 2 === 1;
-}
+/** Quoted names as bytes, made once: a string needle is encoded anew by every indexOf. */
+const needles = new Map<string, Buffer>();
 
 function objectFieldIn(bytes: Buffer, name: string): boolean {
-  const needle = `"${name}"`;
-  for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, at + 1)) {
+  let needle = needles.get(name);
+  if (!needle) needles.set(name, (needle = Buffer.from(`"${name}"`)));
+  // From the end: OpenAI puts `usage` last in its objects.
+  for (let at = bytes.lastIndexOf(needle); at !== -1; at = at === 0 ? -1 : bytes.lastIndexOf(needle, at - 1)) {
     let i = at + needle.length;
     while (JSON_SPACE.has(bytes[i] ?? 0)) i++;
     if (bytes[i++] !== 0x3a) continue; // ':'

@@ -33,8 +33,9 @@ export class SseMeter implements Meter {
    */
   #unparsed: Array<BoundedBytes | string> = [];
   #unparsedBytes = 0;
-  /** Whether #unparsedBytes is the tightened bound already (no event kept since). */
-  #tight = false;
+  /** The first #tightCount kept events are bounded by their string values' bytes, #tightBytes together; the rest by their size. */
+  #tightCount = 0;
+  #tightBytes = 0;
   #reported: Counts | undefined;
   #model: string | undefined;
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
@@ -148,7 +149,13 @@ export class SseMeter implements Meter {
     const data = event.data;
     if (!data) return;
     let kept: BoundedBytes | string = data;
-    if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
+    // The model (first event) and a usage (last) are read from the event's top level without a
+    // parse when its shape allows; otherwise, or when it was parsed already, from the value.
+    const top = !parsed && (this.#model === undefined || data.hasObjectField('usage')) ? data.top() : undefined;
+    if (top) {
+      this.#model ??= modelOf(top);
+      this.#reported = usageOf(top) ?? this.#reported;
+    } else if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
       const value = parsed ? parsed.value : data.value();
       this.#model ??= modelOf(value);
       this.#reported = usageOf(value) ?? this.#reported;
@@ -160,17 +167,16 @@ export class SseMeter implements Meter {
     }
     this.#unparsed.push(kept);
     this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
-    this.#tight = false;
     if (this.#unparsedBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
   }
 
   /** Bounds the events kept unparsed by their string values' bytes (a scan, no parse); returns the new total. */
   #tightenUnparsed(): number {
-    if (this.#tight) return this.#unparsedBytes;
-    let bytes = 0;
-    for (const d of this.#unparsed) bytes += typeof d === 'string' ? Buffer.byteLength(d) : d.valueBytes();
-    this.#tight = true;
-    return (this.#unparsedBytes = bytes);
+    for (; this.#tightCount < this.#unparsed.length; this.#tightCount++) {
+      const d = this.#unparsed[this.#tightCount] as BoundedBytes | string;
+      this.#tightBytes += typeof d === 'string' ? Buffer.byteLength(d) : d.valueBytes();
+    }
+    return (this.#unparsedBytes = this.#tightBytes);
   }
 
   /** Replaces the events kept unparsed by the text they deliver: a tighter bound, still no tokenizer. */
@@ -182,14 +188,15 @@ export class SseMeter implements Meter {
       this.#unparsed[i] = text;
       bytes += Buffer.byteLength(text);
     }
-    this.#unparsedBytes = bytes;
+    this.#unparsedBytes = this.#tightBytes = bytes;
+    this.#tightCount = this.#unparsed.length;
   }
 
   #countUnparsed(): void {
     if (this.#unparsed.length === 0) return;
     const text = this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
     this.#unparsed = [];
-    this.#unparsedBytes = 0;
+    this.#unparsedBytes = this.#tightBytes = this.#tightCount = 0;
     this.#completion += countText(text);
   }
 }
