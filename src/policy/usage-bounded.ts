@@ -1,5 +1,3 @@
-import { type TopFields, topFields } from './json-top.js';
-
 /** How much of one JSON answer or one SSE event is kept for reading its usage. */
 export const COLLECT_LIMIT = 4 * 1024 * 1024;
 // Usage sits at the end of OpenAI's objects; this much of the end is kept past the limit.
@@ -73,12 +71,6 @@ export class BoundedBytes {
   /** The kept head as one buffer (no copy when it came in one piece). */
   #whole(): Buffer {
     return this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
-  }
-
-  /** The document's top-level `model` and `usage` found without a full parse, when its shape allows (see json-top.ts). */
-  top(): TopFields | undefined {
-    if (this.#truncated) return undefined;
-    return topFields(this.#whole());
   }
 
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */

@@ -44,9 +44,7 @@ export class JsonMeter implements Meter {
   }
 
   observation(): UsageObservation {
-    // A usage found at the top without a parse is the answer's; else (none, or an unusual shape) the whole is parsed.
-    const top = this.#body.top();
-    const value = top?.usage !== undefined ? top : this.#body.value();
+    const value = this.#body.value();
     const usage = usageOf(value);
     const model = modelOf(value);
     if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };

@@ -53,12 +53,15 @@ export class SseMeter implements Meter {
       for (const event of this.#split.feed(chunk)) this.#take(event, undefined);
       return false;
     }
-    let from = 0;
+    // The events this chunk completes are passed on together, as one write: those before any cut-off.
+    let approved = 0;
     for (const event of this.#split.feed(chunk)) {
-      if (this.#deliver(event, chunk.subarray(from, event.end), ceiling, push)) return true;
-      from = event.end;
+      if (this.#exceeds(event, ceiling)) return this.#cutOff(chunk.subarray(0, approved), approved > 0, push);
+      approved = event.end;
+      this.#streaming = false;
     }
-    const rest = chunk.subarray(from);
+    if (approved > 0) this.#release(chunk.subarray(0, approved), push);
+    const rest = chunk.subarray(approved);
     if (rest.length === 0) return false;
     if (this.#streaming) push(rest);
     else {
@@ -80,7 +83,7 @@ export class SseMeter implements Meter {
       if (last) this.#take(last, undefined);
       return false;
     }
-    if (last) return this.#deliver(last, EMPTY, ceiling, push);
+    if (last && this.#exceeds(last, ceiling)) return this.#cutOff(EMPTY, false, push);
     this.#release(EMPTY, push);
     return false;
   }
@@ -108,12 +111,13 @@ export class SseMeter implements Meter {
   }
 
   /**
-   * Passes a finished event on, or ends the stream in its place when it would pass the ceiling.
-   * Four bounds, each paid for only when the cheaper one cannot rule the ceiling out (a token
-   * is at least one byte): event bytes (no work), the bytes of their JSON string values (a
-   * scan), the bytes of the text they deliver (a JSON parse), then exact tokens (the tokenizer).
+   * Whether a finished event would pass the ceiling (it is then withheld, and the stream ends in
+   * its place); if not, it is taken as delivered. Four bounds, each paid for only when the
+   * cheaper one cannot rule the ceiling out (a token is at least one byte): event bytes (no
+   * work), the bytes of their JSON string values (a scan), the bytes of the text they deliver
+   * (a JSON parse), then exact tokens (the tokenizer).
    */
-  #deliver(event: SseEvent, last: Buffer, ceiling: number, push: (bytes: Buffer) => void): boolean {
+  #exceeds(event: SseEvent, ceiling: number): boolean {
     const size = event.data?.size ?? 0;
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
     if (this.#completion + this.#unparsedBytes + size > ceiling && this.#completion + this.#tightenUnparsed() + (event.data?.valueBytes() ?? 0) > ceiling) {
@@ -123,18 +127,20 @@ export class SseMeter implements Meter {
       if (this.#completion + this.#unparsedBytes + Buffer.byteLength(parsed.text) > ceiling) {
         this.#countUnparsed();
         parsed.tokens = countText(parsed.text);
-        if (!this.#streaming && parsed.tokens > 0 && this.#completion + parsed.tokens > ceiling) {
-          this.#held = [];
-          this.#heldLength = 0;
-          push(CUTOFF_EVENT);
-          return true;
-        }
+        if (!this.#streaming && parsed.tokens > 0 && this.#completion + parsed.tokens > ceiling) return true;
       }
     }
-    this.#release(last, push);
-    this.#streaming = false;
     this.#take(event, parsed);
     return false;
+  }
+
+  /** Ends the stream: the events approved before go on (`keep`: the held bytes are theirs), then the closing error event. */
+  #cutOff(approved: Buffer, keep: boolean, push: (bytes: Buffer) => void): true {
+    if (keep) this.#release(approved, push);
+    this.#held = [];
+    this.#heldLength = 0;
+    push(CUTOFF_EVENT);
+    return true;
   }
 
   #release(last: Buffer, push: (bytes: Buffer) => void): void {
@@ -149,13 +155,7 @@ export class SseMeter implements Meter {
     const data = event.data;
     if (!data) return;
     let kept: BoundedBytes | string = data;
-    // The model (first event) and a usage (last) are read from the event's top level without a
-    // parse when its shape allows; otherwise, or when it was parsed already, from the value.
-    const top = !parsed && (this.#model === undefined || data.hasObjectField('usage')) ? data.top() : undefined;
-    if (top) {
-      this.#model ??= modelOf(top);
-      this.#reported = usageOf(top) ?? this.#reported;
-    } else if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
+    if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
       const value = parsed ? parsed.value : data.value();
       this.#model ??= modelOf(value);
       this.#reported = usageOf(value) ?? this.#reported;
