@@ -26,16 +26,12 @@ export class Relay implements Dispatcher.DispatchHandler {
   /** Chunks held while the tokenizer loads (only when a count may be needed before it is ready). */
   #pending: Buffer[] | undefined;
   #ended = false;
-  /** An event stream's first bytes go out at once, not at the end of the tick (see onHeaders). */
-  #flushFirst = false;
   /** The upstream's request id, for the access log. */
   upstreamRequestId: string | undefined;
+  // Written as they come; Node sends a tick's writes together (a burst of events parsed in one
+  // turn is one system call). Events that arrive apart — as a model generates them — go out apart.
   readonly #push = (bytes: Buffer): void => {
     if (!this.res.write(bytes)) this.#pause();
-    if (this.#flushFirst) {
-      this.#flushFirst = false;
-      this.res.socket?.uncork();
-    }
   };
   readonly #drained = (): void => {
     if (!this.#pending) this.#unpause(); // while the tokenizer loads, #flushPending resumes
@@ -80,10 +76,6 @@ export class Relay implements Dispatcher.DispatchHandler {
     // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
     if (this.closing()) head.list.push('connection', 'close');
     this.res.writeHead(status, head.list);
-    // Node corks a response's writes until the next tick; an upstream's burst of events parsed
-    // in one tick would then wait for all of them to be metered. The first event is what a
-    // user waits for, so it is flushed at once (one extra write per stream, not per event).
-    this.#flushFirst = sse;
     // A stream whose usage the upstream was not asked for is counted: as in the process's first
     // such stream the tokenizer may still be missing, it is loaded before the events go on, so the
     // count (and the ledger row, in order) is ready when the stream ends.
