@@ -46,13 +46,15 @@ export class BoundedBytes {
   #valueBytes: number | undefined;
 
   /**
-   * A tighter bound than `size`, without parsing: the bytes of the JSON string values (not keys,
-   * numbers or punctuation). Any text an event delivers is one of its string values, and a
-   * string's encoded form is never shorter than its UTF-8 bytes. Computed once.
+   * A tighter bound than `size`, without parsing: the bytes of the JSON string values of the
+   * keys that deliver text (those `deltaText` reads: content, reasoning, refusal, text, delta,
+   * a function's name and arguments — at any depth, and any key written with an escape). Any
+   * text an event delivers is one of those values, and a string's encoded form is never shorter
+   * than its UTF-8 bytes. Computed once.
    */
   valueBytes(): number {
     if (this.#valueBytes === undefined) {
-      this.#valueBytes = this.#truncated ? this.size : stringValueBytes(this.#whole());
+      this.#valueBytes = this.#truncated ? this.size : textValueBytes(this.#whole());
     }
     return this.#valueBytes;
   }
@@ -85,21 +87,48 @@ export class BoundedBytes {
 
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
-/** Bytes inside JSON strings that are values (a key is a string followed by ':'): one pass, no call per string. */
-function stringValueBytes(bytes: Buffer): number {
+/** The keys whose string values `deltaText` may read, by length. */
+const TEXT_KEYS = new Map<number, Buffer[]>();
+for (const key of ['content', 'reasoning_content', 'reasoning', 'refusal', 'text', 'delta', 'name', 'arguments']) {
+  const k = Buffer.from(key);
+  TEXT_KEYS.set(k.length, [...(TEXT_KEYS.get(k.length) ?? []), k]);
+}
+
+function isTextKey(bytes: Buffer, start: number, end: number): boolean {
+  const keys = TEXT_KEYS.get(end - start);
+  if (!keys) return false;
+  next: for (const key of keys) {
+    for (let i = 0; i < key.length; i++) if (bytes[start + i] !== key[i]) continue next;
+    return true;
+  }
+  return false;
+}
+
+/** See valueBytes: one pass over the bytes, no call per string. */
+function textValueBytes(bytes: Buffer): number {
   const n = bytes.length;
   let total = 0;
+  let keyStart = -1;
+  let keyEnd = -1;
+  let keyEscaped = false;
   for (let i = 0; i < n; ) {
     if (bytes[i] !== 0x22) {
       i++;
       continue;
     }
     let close = i + 1;
-    while (close < n && bytes[close] !== 0x22) close += bytes[close] === 0x5c ? 2 : 1; // an escape takes the next byte with it
+    let escapes = false;
+    for (; close < n && bytes[close] !== 0x22; close++) {
+      if (bytes[close] === 0x5c) {
+        escapes = true;
+        close++; // an escape takes the next byte with it
+      }
+    }
     if (close >= n) return total + n - i; // unterminated: count the rest
     let after = close + 1;
     while (JSON_SPACE.has(bytes[after] ?? 0)) after++;
-    if (bytes[after] !== 0x3a) total += close - i - 1;
+    if (bytes[after] === 0x3a) [keyStart, keyEnd, keyEscaped] = [i + 1, close, escapes];
+    else if (keyEscaped || keyStart < 0 || isTextKey(bytes, keyStart, keyEnd)) total += close - i - 1;
     i = after;
   }
   return total;

@@ -15,6 +15,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** Events kept unparsed while their text may never need counting (at most this many bytes). */
 const UNPARSED_LIMIT = 1024 * 1024;
+/** How many of a stream's last events are searched for its usage when it ends (a usage, then `[DONE]`, is the usual end). */
+const RECENT = 4;
 
 /**
  * An SSE answer. Without a ceiling each chunk goes on at once. With one, bytes go on at event
@@ -37,7 +39,18 @@ export class SseMeter implements Meter {
   #tightCount = 0;
   #tightBytes = 0;
   #reported: Counts | undefined;
+  /** The number of the event #reported came from (events with data are numbered from 1). */
+  #reportedAt = 0;
+  #events = 0;
   #model: string | undefined;
+  /**
+   * The first event (its model) and the last few not parsed on the way: a usage comes at the
+   * end of a stream (OpenAI's usage chunk, `response.completed`), so it is looked for there once
+   * the stream is over, instead of in every event as it passes.
+   */
+  #first: BoundedBytes | undefined;
+  #recent: Array<{ n: number; data: BoundedBytes }> = [];
+  #resolved = false;
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
   #held: Buffer[] = [];
   #heldLength = 0;
@@ -89,6 +102,7 @@ export class SseMeter implements Meter {
   }
 
   observation(): UsageObservation {
+    this.#resolve();
     const r = this.#reported;
     if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: this.#model };
     this.#countUnparsed();
@@ -107,7 +121,25 @@ export class SseMeter implements Meter {
   }
 
   countsAtEnd(): boolean {
+    this.#resolve();
     return this.#reported === undefined && this.#unparsed.length > 0;
+  }
+
+  /** The stream is over: its usage from the last events (the latest one that has it), its model from that event or the first. */
+  #resolve(): void {
+    if (this.#resolved) return;
+    this.#resolved = true;
+    for (let i = this.#recent.length - 1; i >= 0; i--) {
+      const { n, data } = this.#recent[i] as { n: number; data: BoundedBytes };
+      if (n < this.#reportedAt || !data.hasObjectField('usage')) continue;
+      const value = data.value();
+      const usage = usageOf(value);
+      if (!usage) continue;
+      this.#reported = usage;
+      this.#model ??= modelOf(value);
+      break;
+    }
+    if (this.#model === undefined && this.#first) this.#model = modelOf(this.#first.value());
   }
 
   /**
@@ -154,16 +186,21 @@ export class SseMeter implements Meter {
   #take(event: SseEvent, parsed: { value: unknown; text: string; tokens?: number } | undefined): void {
     const data = event.data;
     if (!data) return;
+    const n = ++this.#events;
     let kept: BoundedBytes | string = data;
-    if (parsed || this.#model === undefined || data.hasObjectField('usage')) {
-      const value = parsed ? parsed.value : data.value();
-      this.#model ??= modelOf(value);
-      this.#reported = usageOf(value) ?? this.#reported;
-      if (parsed?.tokens !== undefined) {
+    if (parsed) {
+      this.#model ??= modelOf(parsed.value);
+      const usage = usageOf(parsed.value);
+      if (usage) [this.#reported, this.#reportedAt] = [usage, n];
+      if (parsed.tokens !== undefined) {
         this.#completion += parsed.tokens;
         return;
       }
-      kept = parsed ? parsed.text : deltaText(value); // its text waits with the others: counted together, as delivered
+      kept = parsed.text; // its text waits with the others: counted together, as delivered
+    } else {
+      this.#first ??= data;
+      this.#recent.push({ n, data });
+      if (this.#recent.length > RECENT) this.#recent.shift();
     }
     this.#unparsed.push(kept);
     this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
