@@ -9,7 +9,8 @@ import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Policies } from '../policy/create.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
-import { type Logger, accessLog } from '../shared/logger.js';
+import { accessLog } from '../shared/access-log.js';
+import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
@@ -99,12 +100,14 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     }
   });
   const auth = new Authenticator(deps);
+  const dataPlaneAccess = accessLog(access);
+  app.addHook('onClose', async () => dataPlaneAccess.close());
   app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout));
   const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
   dataPlane = dataPlaneHandler({
     proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit },
     logger: deps.logger,
-    access: accessLog(access),
+    access: dataPlaneAccess,
     state,
     inFlight: inFlightOf(app.server),
     nextId,

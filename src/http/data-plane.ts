@@ -4,14 +4,15 @@ import type { Principal } from '../proxy/authenticate.js';
 import { upstreamPathOf } from '../proxy/path.js';
 import { type ProxyDeps, type RouteContext, proxyRequest } from '../proxy/route.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
-import type { AccessFields, Logger } from '../shared/logger.js';
+import type { AccessLog } from '../shared/access-log.js';
+import type { Logger } from '../shared/logger.js';
 import type { InFlight } from './listener.js';
 
 export interface DataPlaneDeps {
   proxy: ProxyDeps;
   logger: Logger;
   /** The access log: one line per request, ids and counts only (see accessLog). */
-  access: (fields: AccessFields) => void;
+  access: AccessLog;
   state: { closing: boolean };
   /** Requests in flight, for graceful shutdown (the data plane counts its own). */
   inFlight?: InFlight;
@@ -89,7 +90,7 @@ class Call implements RouteContext {
     const p = this.#principal;
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    deps.access({
+    deps.access.write({
       reqId: this.reqId, userId: p?.user.id, tokenId: p?.token.id, upstream: p?.upstream.name,
       method: req.method, path: q === -1 ? url : url.slice(0, q), status: res.statusCode, ms: Math.round(performance.now() - this.startedAt),
       bytesIn: socket.bytesRead - this.#readAtStart, bytesOut: socket.bytesWritten - this.#writtenAtStart, upstreamRequestId: this.relay?.upstreamRequestId,

@@ -4,6 +4,8 @@ export const COLLECT_LIMIT = 4 * 1024 * 1024;
 const TAIL = 64 * 1024;
 const MODEL = /"model"\s*:\s*"([^"\\]{1,200})"/;
 const USAGE = /"usage"\s*:\s*\{/g;
+/** The tail of a document that fits whole (shared, never written to: most never need one). */
+const NONE: Buffer[] = [];
 
 /**
  * The bytes of one JSON document, kept up to a limit so a huge answer cannot exhaust memory.
@@ -13,7 +15,7 @@ const USAGE = /"usage"\s*:\s*\{/g;
 export class BoundedBytes {
   readonly #head: Buffer[] = [];
   #headLength = 0;
-  #tail: Buffer[] = [];
+  #tail: Buffer[] = NONE;
   #tailLength = 0;
   #truncated = false;
 
@@ -33,6 +35,7 @@ export class BoundedBytes {
       bytes = bytes.subarray(room);
     }
     // A copy, so a large chunk's buffer is not kept alive for its last bytes.
+    if (this.#tail === NONE) this.#tail = [];
     this.#tail.push(Buffer.from(bytes.length > TAIL ? bytes.subarray(bytes.length - TAIL) : bytes));
     this.#tailLength += bytes.length;
     while (this.#tail.length > 1 && this.#tailLength - this.#tail[0]!.length >= TAIL) this.#tailLength -= this.#tail.shift()!.length;

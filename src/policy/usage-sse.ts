@@ -38,6 +38,14 @@ export class SseSplitter {
     // Nearly every stream ends its lines with LF alone: then lines are found with indexOf (native)
     // instead of a look at every byte; CRs anywhere take the general path below.
     if (this.#afterCR || chunk.indexOf(CR) !== -1) return this.#feedBytes(chunk);
+    // The usual chunk, one whole single-line `data:` event, is taken without walking its lines.
+    const n = chunk.length;
+    if (this.#lineLength === 0 && this.#data === undefined && chunk[n - 1] === LF && chunk[n - 2] === LF && isDataLine(chunk) && chunk.indexOf(LF, 5) === n - 2) {
+      const data = new BoundedBytes();
+      const from = chunk[5] === SPACE ? 6 : 5;
+      if (from < n - 2) data.push(chunk.subarray(from, n - 2));
+      return [{ end: n, data }];
+    }
     const events: SseEvent[] = [];
     let start = 0;
     while (start < chunk.length) {
@@ -133,4 +141,8 @@ export class SseSplitter {
     this.#isData = undefined;
     this.#skipSpace = false;
   }
+}
+
+function isDataLine(chunk: Buffer): boolean {
+  return chunk[0] === 0x64 && chunk[1] === 0x61 && chunk[2] === 0x74 && chunk[3] === 0x61 && chunk[4] === 0x3a; // "data:"
 }

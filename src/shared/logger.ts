@@ -55,47 +55,11 @@ let lastMs = -1;
 let lastTime = '';
 
 /** pino's ISO time, formatted once per millisecond: a busy proxy logs several lines in each. */
-function isoTime(): string {
+export function isoTime(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
     lastTime = `,"time":"${new Date(now).toISOString()}"`;
   }
   return lastTime;
-}
-
-/** One access-log line: ids, the method and path (no query), and counts — never a secret. */
-export interface AccessFields {
-  reqId: string;
-  userId?: string | undefined;
-  tokenId?: string | undefined;
-  upstream?: string | undefined;
-  method: string | undefined;
-  path: string;
-  status: number;
-  ms: number;
-  bytesIn: number;
-  bytesOut: number;
-  upstreamRequestId?: string | undefined;
-}
-
-/**
- * The data plane's access log: the line pino would write for `logger.info(fields, 'request')`,
- * built as one string and handed to the logger's own (buffered) destination. It is written for
- * every request, so it skips pino's generic walk over the object and the redaction pass — its
- * fields are ids and counts by construction.
- */
-export function accessLog(logger: Logger): (f: AccessFields) => void {
-  const own = logger as unknown as Record<symbol, unknown>;
-  const stream = own[pino.symbols.streamSym] as DestinationStream;
-  const bindings = own[pino.symbols.chindingsSym] as string;
-  const str = JSON.stringify;
-  return (f) => {
-    if (!logger.isLevelEnabled('info')) return;
-    let line = `{"level":30${isoTime()}${bindings},"reqId":${str(f.reqId)}`;
-    if (f.userId !== undefined) line += `,"userId":${str(f.userId)},"tokenId":${str(f.tokenId)},"upstream":${str(f.upstream)}`;
-    line += `,"method":${str(f.method ?? '')},"path":${str(f.path)},"status":${f.status},"ms":${f.ms},"bytesIn":${f.bytesIn},"bytesOut":${f.bytesOut}`;
-    if (f.upstreamRequestId !== undefined) line += `,"upstreamRequestId":${str(f.upstreamRequestId)}`;
-    stream.write(`${line},"msg":"request"}\n`);
-  };
 }
