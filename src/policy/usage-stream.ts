@@ -34,10 +34,15 @@ export class SseMeter implements Meter {
    * is enough to prove a budget ceiling is not near.
    */
   #unparsed: Array<BoundedBytes | string> = [];
+  /**
+   * The bound on the kept events' tokens: the first #tightCount are bounded by the bytes of their
+   * text values (valueBytes), the rest by their size — tightened oldest first, only as far as a
+   * check needs (#roomFor), so a stream far from its ceiling scans few or none of its events.
+   */
   #unparsedBytes = 0;
-  /** The first #tightCount kept events are bounded by their string values' bytes, #tightBytes together; the rest by their size. */
   #tightCount = 0;
-  #tightBytes = 0;
+  /** The bytes the kept events hold (their size), which UNPARSED_LIMIT bounds. */
+  #keptBytes = 0;
   #reported: Counts | undefined;
   /** The number of the event #reported came from (events with data are numbered from 1). */
   #reportedAt = 0;
@@ -113,11 +118,10 @@ export class SseMeter implements Meter {
   mayCount(bytes: number): boolean {
     // Events complete in the coming bytes are at most the current event's data so far plus those bytes.
     const coming = this.#split.pendingBytes + bytes;
-    if (this.#unparsedBytes + coming > UNPARSED_LIMIT) return true;
+    if (this.#keptBytes + coming > UNPARSED_LIMIT) return true;
     const ceiling = this.options.completionCeiling;
-    if (ceiling === undefined || this.#completion + this.#unparsedBytes + coming <= ceiling) return false;
-    // The bounds of #deliver, before any parse: past these, no event of the coming bytes is counted.
-    return this.#completion + this.#tightenUnparsed() + coming > ceiling;
+    // The bounds of #exceeds, before any parse: within them, no event of the coming bytes is counted.
+    return ceiling !== undefined && !this.#roomFor(coming, ceiling);
   }
 
   countsAtEnd(): boolean {
@@ -152,7 +156,7 @@ export class SseMeter implements Meter {
   #exceeds(event: SseEvent, ceiling: number): boolean {
     const size = event.data?.size ?? 0;
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
-    if (this.#completion + this.#unparsedBytes + size > ceiling && this.#completion + this.#tightenUnparsed() + (event.data?.valueBytes() ?? 0) > ceiling) {
+    if (!this.#roomFor(size, ceiling) && !this.#roomFor(event.data?.valueBytes() ?? 0, ceiling)) {
       this.#parseUnparsed();
       const value = event.data ? event.data.value() : undefined;
       parsed = { value, text: deltaText(value) };
@@ -203,17 +207,24 @@ export class SseMeter implements Meter {
       if (this.#recent.length > RECENT) this.#recent.shift();
     }
     this.#unparsed.push(kept);
-    this.#unparsedBytes += typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
-    if (this.#unparsedBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
+    const size = typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
+    this.#unparsedBytes += size;
+    this.#keptBytes += size;
+    if (this.#keptBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
   }
 
-  /** Bounds the events kept unparsed by their string values' bytes (a scan, no parse); returns the new total. */
-  #tightenUnparsed(): number {
-    for (; this.#tightCount < this.#unparsed.length; this.#tightCount++) {
-      const d = this.#unparsed[this.#tightCount] as BoundedBytes | string;
-      this.#tightBytes += typeof d === 'string' ? Buffer.byteLength(d) : d.valueBytes();
+  /**
+   * Whether `extra` bytes more fit under the ceiling, tightening kept events' bounds (a scan of
+   * each, no parse) oldest first until they do or none is left to tighten.
+   */
+  #roomFor(extra: number, ceiling: number): boolean {
+    while (this.#completion + this.#unparsedBytes + extra > ceiling) {
+      const d = this.#unparsed[this.#tightCount];
+      if (d === undefined) return false;
+      this.#tightCount++;
+      if (typeof d !== 'string') this.#unparsedBytes -= d.size - d.valueBytes();
     }
-    return (this.#unparsedBytes = this.#tightBytes);
+    return true;
   }
 
   /** Replaces the events kept unparsed by the text they deliver: a tighter bound, still no tokenizer. */
@@ -225,7 +236,7 @@ export class SseMeter implements Meter {
       this.#unparsed[i] = text;
       bytes += Buffer.byteLength(text);
     }
-    this.#unparsedBytes = this.#tightBytes = bytes;
+    this.#unparsedBytes = this.#keptBytes = bytes;
     this.#tightCount = this.#unparsed.length;
   }
 
@@ -233,7 +244,7 @@ export class SseMeter implements Meter {
     if (this.#unparsed.length === 0) return;
     const text = this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
     this.#unparsed = [];
-    this.#unparsedBytes = this.#tightBytes = this.#tightCount = 0;
+    this.#unparsedBytes = this.#keptBytes = this.#tightCount = 0;
     this.#completion += countText(text);
   }
 }
