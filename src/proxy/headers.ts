@@ -11,6 +11,8 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings',
 ]);
 
+const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
+
 // The caller's credentials and identity, and what would tell the upstream about our network.
 const PRIVATE = new Set(['authorization', 'api-key', 'x-api-key', 'cookie', 'forwarded', 'x-real-ip', 'via', 'expect']);
 const PRIVATE_PREFIX = /^(x[-_]openwebui[-_]|x[-_]forwarded[-_]|x[-_]soakp[-_])/;
@@ -112,7 +114,7 @@ function has(list: readonly string[], name: string): boolean {
 
 /** The header names a `Connection:` value lists; undefined when it lists none beyond keep-alive and close. */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || (typeof value === 'string' && PLAIN_CONNECTION.test(value))) return undefined; // the usual values list none
   const text = Array.isArray(value) ? value.join(',') : value;
   const names = text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '' && s !== 'keep-alive' && s !== 'close');
   return names.length > 0 ? new Set(names) : undefined;

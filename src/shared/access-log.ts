@@ -23,6 +23,8 @@ interface Destination {
 }
 
 const BATCH_CHARS = 16 * 1024;
+/** What JSON must escape in a string (and what it may, beyond ASCII, kept as JSON.stringify would write it). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const BATCH_MS = 100;
 
 /** The access log of one server: `write` a line; `close` writes what is batched (later lines go out one by one). */
@@ -48,7 +50,8 @@ export function accessLog(logger: Logger): AccessLog {
   const own = logger as unknown as Record<symbol, unknown>;
   const stream = own[pino.symbols.streamSym] as Destination;
   const bindings = own[pino.symbols.chindingsSym] as string;
-  const str = JSON.stringify;
+  // Ids, methods and paths rarely need escaping: quoted as they are when a test says so.
+  const str = (text: string | undefined): string => (text !== undefined && !NEEDS_ESCAPE.test(text) ? `"${text}"` : JSON.stringify(text ?? null));
   let batch = '';
   let timer: NodeJS.Timeout | undefined;
   let closed = false;

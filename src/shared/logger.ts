@@ -42,13 +42,14 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
 }
 
 /**
- * Asynchronous logs are buffered up to 32 KB and written at least every 100 ms: one write per
- * line costs a system call per request on a busy proxy (nginx buffers its access log alike).
- * pino writes what is buffered when the process exits, also after an uncaught error; only a
- * SIGKILL or a power cut can lose the last 100 ms of lines.
+ * Asynchronous logs are written as they come, off the event loop; lines that come while a
+ * write is under way go out together in the next. The per-request access line is batched
+ * before it gets here (access-log.ts): sonic-boom's own buffering (`minLength`) measures its
+ * whole pending buffer on every line, which costs more than the system call it saves. pino
+ * writes what is pending when the process exits, also after an uncaught error.
  */
 function destination(fd: 1 | 2, sync: boolean): DestinationStream {
-  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, minLength: 32 * 1024, maxWrite: 64 * 1024, periodicFlush: 100 });
+  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, maxWrite: 64 * 1024 });
 }
 
 let lastMs = -1;
