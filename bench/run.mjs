@@ -1,7 +1,8 @@
 // `npm run bench`: direct vs soakp vs bare vs nginx, side by side, in one run.
 // Pinning: each proxy on core 0 (`taskset -c 0`), the fake upstream, the load generator and
 // this script on core 1, so the proxy under test has a core to itself.
-// Options: --rounds N (3) --seconds S (3) --ttfb N (300 per target) --only a,b --wait-idle S (120)
+// Options: --rounds N (3) --seconds S (3) --ttfb N (300 per target) --warmup S (5, per target and body)
+//          --only a,b --wait-idle S (120)
 //          --out DIR (bench/results)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +20,11 @@ import { POLICY_ARGS, startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, only: { type: 'string' }, 'wait-idle': { type: 'string', default: '120' }, out: { type: 'string', default: join(HERE, 'results') } } });
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'wait-idle': { type: 'string', default: '120' }, out: { type: 'string', default: join(HERE, 'results') } } });
 const ROUNDS = Math.min(20, Math.max(1, Number(opt.rounds)));
 const SECONDS = Math.min(60, Math.max(1, Number(opt.seconds)));
 const TTFB_N = Math.min(5000, Math.max(50, Number(opt.ttfb)));
+const WARMUP = Math.min(60, Math.max(1, Number(opt.warmup)));
 const PROXY_CPU = 0;
 const LOAD_CPU = 1;
 const SCENARIOS = [
@@ -76,7 +78,9 @@ async function main() {
     for (const t of active) results[t.name] = { idle: t.pid ? { ...memoryMb(t.pid), ...descriptors(t.pid) } : null, scenarios: {}, ttfb: [] };
 
     console.error(`warm-up (${active.map((t) => t.name).join(', ')}) …`);
-    for (const t of active) for (const body of [BODIES.chat, BODIES.stream]) await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body, token: t.token, connections: 32, seconds: 2, cpu: LOAD_CPU, tmpDir: tmp });
+    // Long enough for V8 to have compiled the hot path of the largest target (soakp) before the
+    // first measurement: shorter, its first round still ran partly unoptimised code.
+    for (const t of active) for (const body of [BODIES.chat, BODIES.stream]) await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body, token: t.token, connections: 32, seconds: WARMUP, cpu: LOAD_CPU, tmpDir: tmp });
 
     // One cell: a load run against one target. A cell during which the rest of the machine used
     // more than NOISE_LIMIT of a core is measured again (at most twice), after waiting for quiet.

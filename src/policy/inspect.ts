@@ -32,35 +32,45 @@ export interface Inspected {
  * stream that replays those bytes and continues with the rest. JSON is read whole (its
  * fields may come in any order) up to `limit`; multipart only up to the `model` field.
  */
-export async function inspectBody(raw: Readable, contentType: string, limit: number): Promise<Inspected> {
+export function inspectBody(raw: Readable, contentType: string, limit: number): Promise<Inspected> {
+  return new Promise((resolve, reject) => readBody(raw, contentType, limit, (err, inspected) => (err ? reject(err) : resolve(inspected as Inspected))));
+}
+
+/** `inspectBody` with a callback: the data plane's way, which spends no promise per request on it. */
+export function readBody(raw: Readable, contentType: string, limit: number, done: (err: unknown, inspected?: Inspected) => void): void {
   const multipart = /^multipart\/form-data/i.test(contentType);
   const chunks: Buffer[] = [];
   let size = 0;
   let fields: RequestFields = {};
   const parser = multipart ? multipartModel(contentType, (model) => (fields = { model })) : undefined;
-  const complete = await new Promise<boolean>((resolve, reject) => {
-    const stop = (done: boolean) => {
-      raw.off('data', onData).off('end', onEnd).off('error', reject);
-      raw.pause();
-      resolve(done);
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      parser?.write(chunk);
-      if (fields.model !== undefined && multipart) stop(true);
-      else if (size > limit) stop(false);
-    };
-    const onEnd = () => stop(true);
-    raw.on('data', onData).once('end', onEnd).once('error', reject);
-  });
-  parser?.destroy();
-  if (!multipart && complete) {
-    // Read whole: forwarded as this one buffer, so no replaying stream is needed.
-    const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-    return { fields: jsonFields(whole), body: whole, complete, whole };
-  }
-  return { fields, body: replay(chunks, raw), complete };
+  const stop = (complete: boolean): void => {
+    raw.off('data', onData).off('end', onEnd).off('error', onError);
+    raw.pause();
+    parser?.destroy();
+    let inspected: Inspected;
+    try {
+      // Read whole: forwarded as this one buffer, so no replaying stream is needed.
+      const whole = !multipart && complete ? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)) : undefined;
+      inspected = whole ? { fields: jsonFields(whole), body: whole, complete, whole } : { fields, body: replay(chunks, raw), complete };
+    } catch (err) {
+      return done(err);
+    }
+    done(null, inspected);
+  };
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    size += chunk.length;
+    parser?.write(chunk);
+    if (fields.model !== undefined && multipart) stop(true);
+    else if (size > limit) stop(false);
+  };
+  const onEnd = (): void => stop(true);
+  const onError = (err: unknown): void => {
+    raw.off('data', onData).off('end', onEnd).off('error', onError);
+    parser?.destroy();
+    done(err);
+  };
+  raw.on('data', onData).on('end', onEnd).on('error', onError);
 }
 
 function replay(chunks: Buffer[], rest: Readable): Readable {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { endpointFamily } from '../domain/policy.js';
 import type { PolicyContext, PolicyEngine, Ticket } from '../policy/engine.js';
-import { type Inspected, type RequestFields, inspectBody, jsonFields, withStreamUsage } from '../policy/inspect.js';
+import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from '../policy/inspect.js';
 import type { UsageObservation } from '../policy/ports.js';
 import { isSoakpError } from '../shared/errors.js';
 import type { Authenticator, Principal } from './authenticate.js';
@@ -50,20 +50,23 @@ export const NO_USAGE: UsageObservation = Object.freeze({ promptTokens: 0, compl
 
 type Maybe<T> = T | Promise<T>;
 
+/** Called once with the refusal or the admitted request. */
+export type Admit = (err: unknown, admitted?: Admitted) => void;
+
 /**
  * The data plane's decisions, shared by the HTTP route and the library: authenticate →
  * scopes → (read the body only if a policy needs it) → rate limits and budget. Everything
  * refused is refused here, before a byte reaches the upstream. Each step answers at once
- * when it can (a known token, limits in memory, a budget pool to draw on), so a request
- * whose body need not be read is admitted without a promise; the refusal is then thrown,
- * otherwise the promise rejects with it.
+ * when it can (a known token, limits in memory, a budget pool to draw on): a request whose
+ * body need not be read is then admitted, or refused, within this call; reading a body
+ * costs its events, not a promise.
  */
-export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p: Principal) => void): Maybe<Admitted> {
+export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
   const q = req.pathAndQuery.indexOf('?');
   const path = q === -1 ? req.pathAndQuery : req.pathAndQuery.slice(0, q);
-  const failed = (err: unknown): never => {
+  const failed = (err: unknown): void => {
     if (isSoakpError(err) && err.status === 401) deps.policies.authFailed(req.source);
-    throw err;
+    done(err);
   };
   let principal: Maybe<Principal>;
   try {
@@ -71,37 +74,62 @@ export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p
   } catch (err) {
     return failed(err);
   }
-  if (principal instanceof Promise) return principal.catch(failed).then((p) => authorised(deps, req, path, p, onPrincipal));
-  return authorised(deps, req, path, principal, onPrincipal);
+  if (principal instanceof Promise) principal.then((p) => authorised(deps, req, path, p, onPrincipal, done), failed);
+  else authorised(deps, req, path, principal, onPrincipal, done);
 }
 
-function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: Principal, onPrincipal?: (p: Principal) => void): Maybe<Admitted> {
-  onPrincipal?.(principal);
-  const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), source: req.source };
-  deps.policies.checkRoute(ctx);
-  const { body } = req;
-  if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: {}, body, complete: true });
-  // The library's JSON is whole already; a request body is read (JSON up to the limit).
-  if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: jsonFields(body), body, complete: true, whole: body });
-  return inspectBody(body, String(req.headers['content-type'] ?? ''), deps.inspectLimit).then((inspected) => admitted(deps, req, principal, ctx, inspected));
+/** `admit` for callers that await: the admitted request, or a promise of it when a step had to wait. */
+export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p: Principal) => void): Maybe<Admitted> {
+  let settled: { err: unknown; admitted?: Admitted } | undefined;
+  let later: Admit | undefined;
+  admit(deps, req, onPrincipal, (err, admitted) => (later ? later(err, admitted) : (settled = { err, admitted })));
+  if (settled) {
+    if (settled.err) throw settled.err;
+    return settled.admitted as Admitted;
+  }
+  return new Promise((resolve, reject) => (later = (err, admitted) => (err ? reject(err) : resolve(admitted as Admitted))));
 }
 
-function admitted(deps: ExchangeDeps, req: Incoming, principal: Principal, ctx: PolicyContext, inspected: Inspected | { fields: RequestFields; body: Readable | Buffer | null; complete: boolean; whole?: Buffer }): Maybe<Admitted> {
-  let { headers } = req;
+function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: Principal, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
+  try {
+    onPrincipal?.(principal);
+    const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), source: req.source };
+    deps.policies.checkRoute(ctx);
+    const { body } = req;
+    if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: {}, body, complete: true }, done);
+    // The library's JSON is whole already; a request body is read (JSON up to the limit).
+    if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: jsonFields(body), body, complete: true, whole: body }, done);
+    readBody(body, String(req.headers['content-type'] ?? ''), deps.inspectLimit, (err, inspected) => {
+      if (err) done(err);
+      else admitted(deps, req, principal, ctx, inspected as Inspected, done);
+    });
+  } catch (err) {
+    done(err);
+  }
+}
+
+function admitted(deps: ExchangeDeps, req: Incoming, principal: Principal, ctx: PolicyContext, inspected: Inspected | { fields: RequestFields; body: Readable | Buffer | null; complete: boolean; whole?: Buffer }, done: Admit): void {
+  let ticket: Maybe<Ticket>;
+  let headers = req.headers;
   let { fields } = inspected;
   // A body read whole is forwarded as one buffer: cheaper for undici than a replaying stream.
   let body = inspected.whole ?? inspected.body;
-  if (inspected.whole && deps.policies.wantsStreamUsage(ctx, fields)) {
-    body = withStreamUsage(inspected.whole);
-    fields = { ...fields, streamUsage: true };
-    headers = { ...headers, 'content-length': String(body.length) };
-    delete headers['transfer-encoding'];
+  try {
+    if (inspected.whole && deps.policies.wantsStreamUsage(ctx, fields)) {
+      body = withStreamUsage(inspected.whole);
+      fields = { ...fields, streamUsage: true };
+      headers = { ...headers, 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+    }
+    ticket = deps.policies.admit(ctx, fields, Number(headers['content-length'] ?? 0));
+  } catch (err) {
+    return done(err);
   }
   const model = fields.model ?? null;
-  const make = (ticket: Ticket): Admitted => ({
-    principal, ctx, headers, body, fields, ticket,
-    finish: (observed, facts) => ticket.finish(observed, { status: facts.status, model, durationMs: facts.durationMs, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut }),
+  const make = (t: Ticket): Admitted => ({
+    principal, ctx, headers, body, fields, ticket: t,
+    finish: (observed, facts) => t.finish(observed, { status: facts.status, model, durationMs: facts.durationMs, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut }),
   });
-  const ticket = deps.policies.admit(ctx, fields, Number(headers['content-length'] ?? 0));
-  return ticket instanceof Promise ? ticket.then(make) : make(ticket);
+  if (ticket instanceof Promise) ticket.then((t) => done(null, make(t)), done);
+  else done(null, make(ticket));
 }

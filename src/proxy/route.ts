@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { type Admitted, type ExchangeDeps, NO_USAGE, admitRequest } from './admission.js';
+import { type Admitted, type ExchangeDeps, NO_USAGE, admit } from './admission.js';
 import type { Principal } from './authenticate.js';
 import { requestBody } from './body.js';
 import { Relay } from './relay.js';
@@ -35,9 +35,14 @@ export function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerR
   try {
     const source = req.socket.remoteAddress ?? null;
     const body = requestBody(req, deps.maxBodySize);
-    const a = admitRequest(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body, source }, ctx.onPrincipal);
-    if (a instanceof Promise) a.then((admitted) => forward(deps, req, res, ctx, admitted), ctx.fail);
-    else forward(deps, req, res, ctx, a);
+    admit(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body, source }, ctx.onPrincipal, (err, admitted) => {
+      if (err) return ctx.fail(err);
+      try {
+        forward(deps, req, res, ctx, admitted as Admitted);
+      } catch (failure) {
+        ctx.fail(failure); // never back into admission, which has answered
+      }
+    });
   } catch (err) {
     ctx.fail(err);
   }
