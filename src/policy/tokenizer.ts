@@ -8,6 +8,7 @@ type Count = (text: string) => number;
 
 let count: Count | undefined;
 let loading: Promise<Count> | undefined;
+let failed = false;
 
 export function loadTokenizer(): Promise<Count> {
   loading ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => {
@@ -15,7 +16,13 @@ export function loadTokenizer(): Promise<Count> {
     count = (text) => m.countTokens(text, { disallowedSpecial: new Set<string>() });
     return count;
   });
+  loading.catch(() => (failed = true));
   return loading;
+}
+
+/** Whether counting can go on now: the tables are loaded, or could not be (counts are then estimates). */
+export function tokenizerSettled(): boolean {
+  return count !== undefined || failed;
 }
 
 /** Whether counts are exact now (the tables are loaded). */

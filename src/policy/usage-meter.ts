@@ -2,17 +2,25 @@ import type { TapOptions, UsageObservation } from './ports.js';
 import { BoundedBytes } from './usage-bounded.js';
 import { modelOf, usageOf } from './usage-count.js';
 
+/** A count is due and the tokenizer is not loaded yet: call `resume` once `loadTokenizer()` has settled. */
+export const WAIT = 'wait';
+
+/** What a step of a meter did: true when the stream was cut off there, WAIT when it stopped for the tokenizer. */
+export type Written = boolean | typeof WAIT;
+
 /** Watches one answer's bytes on their way to the client. */
 export interface Meter {
   /** Passes the chunk on through `push` and observes it; true when the stream must be cut off here. */
-  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean;
+  write(chunk: Buffer, push: (bytes: Buffer) => void): Written;
   /** The input ended: passes on anything held back; true when that was cut off. */
-  end(push: (bytes: Buffer) => void): boolean;
+  end(push: (bytes: Buffer) => void): Written;
+  /** Goes on where write or end stopped with WAIT (nothing to do otherwise). */
+  resume(push: (bytes: Buffer) => void): Written;
   /** What the bytes seen so far tell about the usage. */
   observation(): UsageObservation;
   /**
-   * Whether taking `bytes` more could need the tokenizer (an exact count near the budget
-   * ceiling, or text kept too long): the caller then has it loaded before writing them.
+   * Whether taking `bytes` more would count the text kept so far (kept too long): the caller
+   * then has the tokenizer loaded before writing them.
    */
   mayCount(bytes: number): boolean;
   /** Whether `observation()` will count delivered text (no usage was reported). */
@@ -32,6 +40,10 @@ export class JsonMeter implements Meter {
   }
 
   end(): boolean {
+    return false;
+  }
+
+  resume(): boolean {
     return false;
   }
 
@@ -62,6 +74,10 @@ export class OpaqueMeter implements Meter {
   }
 
   end(): boolean {
+    return false;
+  }
+
+  resume(): boolean {
     return false;
   }
 

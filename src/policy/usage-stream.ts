@@ -1,5 +1,6 @@
 import type { TapOptions, UsageObservation } from './ports.js';
-import type { Meter } from './usage-meter.js';
+import { type Meter, WAIT, type Written } from './usage-meter.js';
+import { tokenizerSettled } from './tokenizer.js';
 import { type BoundedBytes, COLLECT_LIMIT } from './usage-bounded.js';
 import { type Counts, countText, deltaText, modelOf, usageOf } from './usage-count.js';
 import { type SseEvent, SseSplitter } from './usage-sse.js';
@@ -12,6 +13,15 @@ export const CUTOFF_EVENT = Buffer.from(
 );
 
 const EMPTY = Buffer.alloc(0);
+
+/** A chunk's events being decided (see #run). */
+interface Stalled {
+  readonly chunk: Buffer;
+  readonly events: readonly SseEvent[];
+  readonly next: number;
+  readonly from: number;
+  readonly atEnd: boolean;
+}
 
 /** Events kept unparsed while their text may never need counting (at most this many bytes). */
 const UNPARSED_LIMIT = 1024 * 1024;
@@ -61,24 +71,62 @@ export class SseMeter implements Meter {
   #heldLength = 0;
   /** The current event grew past the collect limit and is passed on as it comes, unchecked. */
   #streaming = false;
+  /** Where a step stopped for the tokenizer. */
+  #stalled: Stalled | undefined;
 
   constructor(private readonly options: TapOptions) {}
 
-  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
-    const ceiling = this.options.completionCeiling;
-    if (ceiling === undefined) {
+  write(chunk: Buffer, push: (bytes: Buffer) => void): Written {
+    if (this.options.completionCeiling === undefined) {
       push(chunk);
       for (const event of this.#split.feed(chunk)) this.#take(event, undefined);
       return false;
     }
-    // The events this chunk completes are passed on together, as one write: those before any cut-off.
-    let approved = 0;
-    for (const event of this.#split.feed(chunk)) {
-      if (this.#exceeds(event, ceiling)) return this.#cutOff(chunk.subarray(0, approved), approved > 0, push);
-      approved = event.end;
+    return this.#run({ chunk, events: this.#split.feed(chunk), next: 0, from: 0, atEnd: false }, push);
+  }
+
+  end(push: (bytes: Buffer) => void): Written {
+    const last = this.#split.finish();
+    if (this.options.completionCeiling === undefined) {
+      if (last) this.#take(last, undefined);
+      return false;
+    }
+    return this.#run({ chunk: EMPTY, events: last ? [last] : [], next: 0, from: 0, atEnd: true }, push);
+  }
+
+  resume(push: (bytes: Buffer) => void): Written {
+    const stalled = this.#stalled;
+    this.#stalled = undefined;
+    return stalled ? this.#run(stalled, push) : false;
+  }
+
+  /**
+   * Decides the events of a chunk in turn, from `next`; the bytes of the chunk from `from` on are
+   * not passed on yet (the held bytes before them belong to the first undecided event). The
+   * events it approves go on together, as one write — those before a cut-off, or before a stop
+   * for the tokenizer, where it goes on from later (resume).
+   */
+  #run(step: Stalled, push: (bytes: Buffer) => void): Written {
+    const { chunk, events, from, atEnd } = step;
+    const ceiling = this.options.completionCeiling as number;
+    let approved = from;
+    for (let i = step.next; i < events.length; i++) {
+      const event = events[i] as SseEvent;
+      const verdict = this.#exceeds(event, ceiling);
+      if (verdict === WAIT) {
+        if (approved > from) this.#release(chunk.subarray(from, approved), push);
+        this.#stalled = { chunk, events, next: i, from: approved, atEnd };
+        return WAIT;
+      }
+      if (verdict) return this.#cutOff(chunk.subarray(from, approved), approved > from, push);
+      approved = Math.max(approved, event.end);
       this.#streaming = false;
     }
-    if (approved > 0) this.#release(chunk.subarray(0, approved), push);
+    if (atEnd) {
+      this.#release(EMPTY, push);
+      return false;
+    }
+    if (approved > from) this.#release(chunk.subarray(from, approved), push);
     const rest = chunk.subarray(approved);
     if (rest.length === 0) return false;
     if (this.#streaming) push(rest);
@@ -94,18 +142,6 @@ export class SseMeter implements Meter {
     return false;
   }
 
-  end(push: (bytes: Buffer) => void): boolean {
-    const last = this.#split.finish();
-    const ceiling = this.options.completionCeiling;
-    if (ceiling === undefined) {
-      if (last) this.#take(last, undefined);
-      return false;
-    }
-    if (last && this.#exceeds(last, ceiling)) return this.#cutOff(EMPTY, false, push);
-    this.#release(EMPTY, push);
-    return false;
-  }
-
   observation(): UsageObservation {
     this.#resolve();
     const r = this.#reported;
@@ -117,11 +153,7 @@ export class SseMeter implements Meter {
 
   mayCount(bytes: number): boolean {
     // Events complete in the coming bytes are at most the current event's data so far plus those bytes.
-    const coming = this.#split.pendingBytes + bytes;
-    if (this.#keptBytes + coming > UNPARSED_LIMIT) return true;
-    const ceiling = this.options.completionCeiling;
-    // The bounds of #exceeds, before any parse: within them, no event of the coming bytes is counted.
-    return ceiling !== undefined && !this.#roomFor(coming, ceiling);
+    return this.#keptBytes + this.#split.pendingBytes + bytes > UNPARSED_LIMIT;
   }
 
   countsAtEnd(): boolean {
@@ -153,7 +185,7 @@ export class SseMeter implements Meter {
    * work), the bytes of their JSON string values (a scan), the bytes of the text they deliver
    * (a JSON parse), then exact tokens (the tokenizer).
    */
-  #exceeds(event: SseEvent, ceiling: number): boolean {
+  #exceeds(event: SseEvent, ceiling: number): Written {
     const size = event.data?.size ?? 0;
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
     if (!this.#roomFor(size, ceiling) && !this.#roomFor(event.data?.valueBytes() ?? 0, ceiling)) {
@@ -161,6 +193,8 @@ export class SseMeter implements Meter {
       const value = event.data ? event.data.value() : undefined;
       parsed = { value, text: deltaText(value) };
       if (this.#completion + this.#unparsedBytes + Buffer.byteLength(parsed.text) > ceiling) {
+        // Exact tokens from here: the first time in the process, the tokenizer is loaded first (resume).
+        if (!tokenizerSettled()) return WAIT;
         this.#countUnparsed();
         parsed.tokens = countText(parsed.text);
         if (!this.#streaming && parsed.tokens > 0 && this.#completion + parsed.tokens > ceiling) return true;

@@ -1,6 +1,7 @@
 import { type Readable, Transform } from 'node:stream';
 import type { TapOptions, Tapped, UsageObservation } from './ports.js';
-import { JsonMeter, type Meter, OpaqueMeter } from './usage-meter.js';
+import { JsonMeter, type Meter, OpaqueMeter, WAIT, type Written } from './usage-meter.js';
+import { loadTokenizer } from './tokenizer.js';
 import { SseMeter } from './usage-stream.js';
 
 /**
@@ -21,16 +22,25 @@ export function tapResponse(body: Readable, options: TapOptions): Tapped {
   };
   let cut = false;
 
+  const push = (bytes: Buffer): void => void tap.push(bytes);
+  /** A meter step done: cut off if it says so; if it stopped for the tokenizer, go on once that is loaded. */
+  const stepped = (step: Written, next: () => void): void => {
+    if (step === WAIT) return void loadTokenizer().then(() => stepped(meter.resume(push), next), () => stepped(meter.resume(push), next));
+    if (step) cutOff();
+    next();
+  };
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       // After a cut-off, whatever the upstream still sends before it is cancelled is not delivered.
-      if (!cut && meter.write(chunk, (bytes) => tap.push(bytes))) cutOff();
-      done();
+      if (cut) return done();
+      stepped(meter.write(chunk, push), () => done());
     },
     flush(done) {
-      if (!cut && meter.end((bytes) => tap.push(bytes))) cutOff();
-      done();
-      settle();
+      if (cut) return (done(), settle());
+      stepped(meter.end(push), () => {
+        done();
+        settle();
+      });
     },
   });
 

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errors } from './undici-core.js';
-import type { Meter } from '../policy/usage-meter.js';
+import { type Meter, WAIT, type Written } from '../policy/usage-meter.js';
 import { isEventStream, meterFor } from '../policy/usage-tap.js';
-import { loadTokenizer, tokenizerReady } from '../policy/tokenizer.js';
+import { loadTokenizer, tokenizerSettled } from '../policy/tokenizer.js';
 import { type Admitted, type EndFacts, NO_USAGE } from './admission.js';
 import { upstreamError } from './forward.js';
 import { answerHead } from './headers.js';
@@ -79,24 +79,33 @@ export class Relay implements Dispatcher.DispatchHandler {
     // A stream whose usage the upstream was not asked for is counted: as in the process's first
     // such stream the tokenizer may still be missing, it is loaded before the events go on, so the
     // count (and the ledger row, in order) is ready when the stream ends.
-    if (sse && !this.a.fields.streamUsage && !tokenizerReady()) this.#waitForTokenizer(undefined);
+    if (sse && !this.a.fields.streamUsage && !tokenizerSettled()) this.#waitForTokenizer([]);
     return !this.#paused;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.#settled) return true;
     if (this.#pending) this.#pending.push(chunk);
-    else if (this.#meter?.mayCount(chunk.length) && !tokenizerReady()) this.#waitForTokenizer(chunk);
-    else if (this.#meter?.write(chunk, this.#push)) this.#cutOff();
+    else if (this.#meter?.mayCount(chunk.length) && !tokenizerSettled()) this.#waitForTokenizer([chunk]);
+    else this.#went(this.#meter?.write(chunk, this.#push), []);
     return !this.#paused;
   }
 
   onComplete(): void {
     this.#ended = true;
     if (this.#settled || this.#pending) return;
-    if (this.#meter?.end(this.#push)) return this.#cutOff();
+    const went = this.#meter?.end(this.#push);
+    if (went === WAIT) return this.#waitForTokenizer([]);
+    if (went) return this.#cutOff();
     this.res.end();
     this.#settle();
+  }
+
+  /** After a meter step: cut off, or stop for the tokenizer (the chunks not yet written wait with it); true if it went on. */
+  #went(step: Written | undefined, rest: Buffer[]): boolean {
+    if (step === WAIT) this.#waitForTokenizer(rest);
+    else if (step) this.#cutOff();
+    return !step;
   }
 
   onError(err: Error): void {
@@ -121,9 +130,12 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#resume?.();
   }
 
-  /** A count may be due before the tokenizer is ready (first time in this process): hold the bytes, load it, go on. */
-  #waitForTokenizer(chunk: Buffer | undefined): void {
-    this.#pending = chunk ? [chunk] : [];
+  /**
+   * A count is due before the tokenizer is ready (the first time in this process): the upstream
+   * is paused and `chunks` held while it loads (or fails to: counts are then estimates).
+   */
+  #waitForTokenizer(chunks: Buffer[]): void {
+    this.#pending = chunks;
     this.#paused = true;
     void loadTokenizer().then(() => this.#flushPending(), () => this.#flushPending());
   }
@@ -132,10 +144,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     const chunks = this.#pending ?? [];
     this.#pending = undefined;
     this.#paused = false;
-    for (const chunk of chunks) if (!this.#settled && this.#meter?.write(chunk, this.#push)) return this.#cutOff();
+    if (this.#settled || !this.#meter) return;
+    if (!this.#went(this.#meter.resume(this.#push), chunks)) return;
+    for (let i = 0; i < chunks.length; i++) if (!this.#went(this.#meter.write(chunks[i] as Buffer, this.#push), chunks.slice(i + 1))) return;
     if (this.#ended) this.onComplete();
-    else if (this.#paused) this.res.once('drain', this.#drained);
-    else this.#resume?.();
+    else if (!this.#paused) this.#resume?.(); // else a write filled the socket: 'drain' resumes
   }
 
   /** The budget ran out mid-stream: the meter has sent the closing error event; cancel the upstream. */
@@ -153,7 +166,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     process.nextTick(() => {
       const meter = this.#meter;
       // Text delivered without reported usage is counted: with the tokenizer, loaded first if need be.
-      const observed = !meter ? NO_USAGE : meter.countsAtEnd() && !tokenizerReady() ? loadTokenizer().then(() => meter.observation(), () => meter.observation()) : meter.observation();
+      const observed = !meter ? NO_USAGE : meter.countsAtEnd() && !tokenizerSettled() ? loadTokenizer().then(() => meter.observation(), () => meter.observation()) : meter.observation();
       this.a.finish(observed, { status: this.#status || 499, ...this.measure() });
     });
   }
