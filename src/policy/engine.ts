@@ -43,6 +43,8 @@ export interface Ticket {
 
 type Maybe<T> = T | Promise<T>;
 
+const UNOBSERVED: UsageObservation = Object.freeze({ promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' });
+
 /** What admission decided the worst case is. */
 interface Worst {
   readonly metered: boolean;
@@ -119,7 +121,8 @@ export class PolicyEngine {
     if (view.models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (view.models && model !== null && !view.models(model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
-    const text = metered ? fields.promptText : undefined;
+    // No readable text (an image-only message, token arrays): the body's bytes ÷ 3, as ever.
+    const text = metered && fields.promptText ? fields.promptText : undefined;
     const worst: Worst = {
       metered, model, text, bodyBytes,
       prompt: !metered ? 0 : text !== undefined ? promptBound(text) : Math.ceil(bodyBytes / 3),
@@ -211,8 +214,12 @@ export class PolicyEngine {
         if (finished) return;
         finished = true;
         if (!(observation instanceof Promise)) return settle(observation, facts);
+        // A count that failed still settles (with nothing observed): limits and budgets are released.
         const later: Promise<void> = observation
-          .then((o) => settle(o, facts), (err: unknown) => this.#accountingFailed(ctx, err))
+          .then((o) => settle(o, facts), (err: unknown) => {
+            this.#accountingFailed(ctx, err);
+            settle(UNOBSERVED, facts);
+          })
           .finally(() => this.#pending.delete(later));
         this.#pending.add(later);
       },

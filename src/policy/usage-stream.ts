@@ -25,7 +25,7 @@ interface Stalled {
 
 /** Events kept unparsed while their text may never need counting (at most this many bytes). */
 const UNPARSED_LIMIT = 1024 * 1024;
-/** How many of a stream's last events are searched for its usage when it ends (a usage, then `[DONE]`, is the usual end). */
+/** How many of a stream's last events, and of its last events with a usage object, are kept to be read when it ends. */
 const RECENT = 4;
 
 /**
@@ -59,12 +59,13 @@ export class SseMeter implements Meter {
   #events = 0;
   #model: string | undefined;
   /**
-   * The first event (its model) and the last few not parsed on the way: a usage comes at the
-   * end of a stream (OpenAI's usage chunk, `response.completed`), so it is looked for there once
-   * the stream is over, instead of in every event as it passes.
+   * The first event (its model), the last few, and the last few that hold a usage object (a
+   * byte search per event): they are parsed once the stream is over, not as they pass. The
+   * latest valid usage wins, as if every event had been read.
    */
   #first: BoundedBytes | undefined;
   #recent: Array<{ n: number; data: BoundedBytes }> = [];
+  #usages: Array<{ n: number; data: BoundedBytes }> = [];
   #resolved = false;
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
   #held: Buffer[] = [];
@@ -161,13 +162,13 @@ export class SseMeter implements Meter {
     return this.#reported === undefined && this.#unparsed.length > 0;
   }
 
-  /** The stream is over: its usage from the last events (the latest one that has it), its model from that event or the first. */
+  /** The stream is over: its usage (the latest valid one), its model from that event, the first, or the last few. */
   #resolve(): void {
     if (this.#resolved) return;
     this.#resolved = true;
-    for (let i = this.#recent.length - 1; i >= 0; i--) {
-      const { n, data } = this.#recent[i] as { n: number; data: BoundedBytes };
-      if (n < this.#reportedAt || !data.hasObjectField('usage')) continue;
+    for (let i = this.#usages.length - 1; i >= 0; i--) {
+      const { n, data } = this.#usages[i] as { n: number; data: BoundedBytes };
+      if (n < this.#reportedAt) break;
       const value = data.value();
       const usage = usageOf(value);
       if (!usage) continue;
@@ -175,7 +176,9 @@ export class SseMeter implements Meter {
       this.#model ??= modelOf(value);
       break;
     }
+    // Some upstreams open with an event whose model is empty (Azure's prompt filter results).
     if (this.#model === undefined && this.#first) this.#model = modelOf(this.#first.value());
+    for (let i = this.#recent.length - 1; i >= 0 && this.#model === undefined; i--) this.#model = modelOf(this.#recent[i]?.data.value());
   }
 
   /**
@@ -239,6 +242,10 @@ export class SseMeter implements Meter {
       this.#first ??= data;
       this.#recent.push({ n, data });
       if (this.#recent.length > RECENT) this.#recent.shift();
+      if (data.hasObjectField('usage')) {
+        this.#usages.push({ n, data });
+        if (this.#usages.length > RECENT) this.#usages.shift();
+      }
     }
     this.#unparsed.push(kept);
     const size = typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;

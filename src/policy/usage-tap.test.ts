@@ -120,6 +120,20 @@ describe('tapResponse: reported usage', () => {
     expect(await nulls.usage).toMatchObject({ completionTokens: tokens('Hi', ' there'), source: 'counted' });
   });
 
+  it('takes a usage that several events follow, and a model from a later event when the first names none', async () => {
+    const usage = { prompt_tokens: 1000, completion_tokens: 900, total_tokens: 1900 };
+    // Azure opens with its prompt filter results and an empty model.
+    const opening = sse({ id: '', object: '', model: '', choices: [], prompt_filter_results: [] });
+    const reported = sse({ id: 'c', object: 'chat.completion.chunk', model: MODEL, choices: [], usage });
+    const after = [' a', ' b', ' c', ' d', ' e'].map((t) => chat(t));
+    const tapped = tapResponse(upstream([opening, chat('Hi'), reported, ...after, DONE]), options(SSE));
+    await received(tapped.body);
+    expect(await tapped.usage).toEqual({ promptTokens: 1000, completionTokens: 900, totalTokens: 1900, source: 'reported', model: MODEL });
+    const counted = tapResponse(upstream([opening, chat('Hi'), DONE]), options(SSE));
+    await received(counted.body);
+    expect(await counted.usage).toMatchObject({ source: 'counted', model: MODEL });
+  });
+
   it('takes the usage of a Responses API `response.completed` event', async () => {
     const events = [
       `event: response.created\n${sse({ type: 'response.created', response: { id: 'r', model: 'gpt-4.1', usage: null } })}`,

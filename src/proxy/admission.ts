@@ -61,7 +61,14 @@ export type Admit = (err: unknown, admitted?: Admitted) => void;
  * body need not be read is then admitted, or refused, within this call; reading a body
  * costs its events, not a promise.
  */
-export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
+export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Principal) => void) | undefined, then: Admit): void {
+  // Exactly once, whatever a step does after it answered (a throw from `then` itself included).
+  let answered = false;
+  const done: Admit = (err, admitted) => {
+    if (answered) return;
+    answered = true;
+    then(err, admitted);
+  };
   const q = req.pathAndQuery.indexOf('?');
   const path = q === -1 ? req.pathAndQuery : req.pathAndQuery.slice(0, q);
   const failed = (err: unknown): void => {

@@ -74,6 +74,13 @@ describe('the prompt is reserved by a byte bound; the tokenizer is loaded only w
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 
+  it('bounds a prompt without readable text (an image only) by the body, as before', async () => {
+    const { token } = await issue('--tpm', '500');
+    const image = [{ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(3000)}` } }];
+    const res = await fetch(`${(server as RunningServer).url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: image }] }) });
+    expect(res.status).toBe(429); // ~3,100 bytes ÷ 3 is over 500 tokens a minute
+  });
+
   it('admits a request whose prompt bytes pass a token budget but whose tokens fit', async () => {
     const { token } = await issue('--token-budget', '600', '--budget-period', 'total');
     expect((await chat(token, 'hello '.repeat(300))).status).toBe(200);
