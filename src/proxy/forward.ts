@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Agent as AgentType, Dispatcher } from 'undici';
-import { Agent, errors, request } from './undici-core.js';
+import type { Dispatcher, Pool as PoolType } from 'undici';
+import { Pool, errors, request } from './undici-core.js';
 import type { Upstream } from '../config/upstreams.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Secret } from '../shared/secret.js';
@@ -39,27 +39,27 @@ export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
 };
 
 /**
- * Sends one request to an upstream and hands back its answer as a stream. One undici Agent
- * pools keep-alive connections per upstream origin. Redirects are never followed: the key
+ * Sends one request to an upstream and hands back its answer as a stream. An undici Pool per
+ * upstream origin keeps its keep-alive connections. Redirects are never followed: the key
  * must reach only the host the operator configured (undici follows none unless told to).
  */
 export class Forwarder {
-  readonly #agent: AgentType;
-  /** Each upstream's origin and base path, parsed once rather than per request. */
-  readonly #bases = new WeakMap<Upstream, { origin: string; prefix: string }>();
+  readonly #options: ForwarderOptions;
+  /** One connection pool per upstream origin. */
+  readonly #pools = new Map<string, PoolType>();
+  /** Each upstream's pool and base path, worked out once rather than per request. */
+  readonly #bases = new WeakMap<Upstream, { origin: string; pool: PoolType; prefix: string }>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: ForwarderOptions = DEFAULT_FORWARDER_OPTIONS) {
-    this.#agent = new Agent({
-      connectTimeout: options.connect,
-      headersTimeout: options.firstByte,
-      bodyTimeout: options.idle,
-      keepAliveTimeout: 30_000,
-    });
+    this.#options = options;
   }
 
   async forward(req: ForwardRequest): Promise<ForwardResponse> {
     try {
-      const res = await request(this.#agent, { ...this.#options(req), signal: req.signal });
+      const { pool, options } = this.#prepare(req);
+      const res = await request(pool, { ...options, signal: req.signal });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       throw upstreamError(err, req.upstream.name);
@@ -68,27 +68,46 @@ export class Forwarder {
 
   /** The HTTP route's way: the answer goes to `handler` as it arrives, with no stream between. */
   dispatch(req: Omit<ForwardRequest, 'signal'>, handler: Dispatcher.DispatchHandler): void {
-    this.#agent.dispatch(this.#options(req), handler);
+    const { pool, options } = this.#prepare(req);
+    pool.dispatch(options, handler);
   }
 
-  #options(req: Omit<ForwardRequest, 'signal'>): Dispatcher.DispatchOptions {
+  #prepare(req: Omit<ForwardRequest, 'signal'>): { pool: PoolType; options: Dispatcher.DispatchOptions } {
     let base = this.#bases.get(req.upstream);
     if (!base) {
       const url = new URL(req.upstream.baseUrl);
-      base = { origin: url.origin, prefix: url.pathname.replace(/\/$/, '') };
+      base = { origin: url.origin, pool: this.#pool(url.origin), prefix: url.pathname.replace(/\/$/, '') };
       this.#bases.set(req.upstream, base);
     }
-    return {
+    const options: Dispatcher.DispatchOptions = {
       origin: base.origin,
       path: base.prefix + req.pathAndQuery,
       method: req.method as 'GET',
       headers: upstreamRequestHeaders(req.headers, req.upstream, req.key),
       body: req.body,
     };
+    return { pool: base.pool, options };
+  }
+
+  #pool(origin: string): PoolType {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      // Closed: a new pool would outlive the forwarder; its dispatch fails as the agent's did.
+      pool = new Pool(origin, {
+        connectTimeout: this.#options.connect,
+        headersTimeout: this.#options.firstByte,
+        bodyTimeout: this.#options.idle,
+        keepAliveTimeout: 30_000,
+      });
+      if (this.#closed) void pool.close();
+      this.#pools.set(origin, pool);
+    }
+    return pool;
   }
 
   close(): Promise<void> {
-    return this.#agent.close();
+    this.#closed = true;
+    return (this.#closing ??= Promise.all([...this.#pools.values()].map((p) => p.close())).then(() => undefined));
   }
 }
 

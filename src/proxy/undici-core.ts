@@ -5,9 +5,11 @@ import type * as Undici from 'undici';
 // about 12 MB of an idle server's memory. The proxy needs the Agent, the request API and the
 // error classes, so it loads just those files. They are undici's internals, not its public
 // entry: package.json pins undici to one exact version, and the whole test suite runs on them.
+// (A Pool per upstream origin, rather than an Agent over them: the Agent's layer re-emits every
+// pool's 'drain' with a new array, on each request.)
 const require = createRequire(import.meta.url);
 
-export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
 export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
 /** A raw header name as a lower-case string; well-known names come from undici's table, without a copy. */
 export const headerName = (require('undici/lib/core/util.js') as { headerNameToString(name: Buffer): string }).headerNameToString;
