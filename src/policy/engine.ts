@@ -4,10 +4,9 @@ import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
-import { METERED, type PolicyView, policyView } from './policy-view.js';
-import { exactPrompt, promptBound, promptFigure } from './prompt.js';
-import { RateLimitRefusal } from './rate-limit-headers.js';
-import { usageRow } from './usage-row.js';
+import { METERED, policyView } from './policy-view.js';
+import { promptBound } from './prompt.js';
+import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
 
 export { policyOf } from './policy-view.js';
@@ -43,19 +42,6 @@ export interface Ticket {
 
 type Maybe<T> = T | Promise<T>;
 
-const UNOBSERVED: UsageObservation = Object.freeze({ promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' });
-
-/** What admission decided the worst case is. */
-interface Worst {
-  readonly metered: boolean;
-  readonly model: string | null;
-  /** Prompt tokens reserved: the request's upper bound, or its exact count. */
-  prompt: number;
-  readonly completion: number;
-  readonly text: string | undefined;
-  readonly bodyBytes: number;
-}
-
 /**
  * Scopes, rate limits, budgets and the ledger, in the order the data plane applies them.
  * Everything it refuses is refused before a byte reaches the upstream, and every refusal is
@@ -74,14 +60,17 @@ export class PolicyEngine {
       /** The operator allows adding `stream_options.include_usage` to streamed requests. */
       requestStreamUsage?: boolean;
     },
-  ) {}
+  ) {
+    this.#settling = { ledger: deps.ledger, logger: deps.logger, pending: new Set() };
+  }
 
-  /** Finishes whose observation is still coming. */
-  readonly #pending = new Set<Promise<void>>();
+  /** Finishes whose observation is still coming, and where accounting goes. */
+  readonly #settling: Settling;
 
   /** Resolves once every finish begun so far has queued its ledger row (call before flushing the ledger). */
   async settled(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    const { pending } = this.#settling;
+    while (pending.size > 0) await Promise.all([...pending]);
   }
 
   /** A failed authentication, counted (aggregated) in the audit log by where it came from. */
@@ -130,104 +119,14 @@ export class PolicyEngine {
     };
     const refused = (err: unknown): never => this.#refused(ctx, err);
     try {
-      const admission = this.#rateLimit(view, worst);
-      const ticket = admission instanceof Promise ? admission.then((a) => this.#reserve(ctx, view, worst, a)) : this.#reserve(ctx, view, worst, admission);
-      return ticket instanceof Promise ? ticket.catch(refused) : ticket;
+      const { limiter, budgets } = this.deps;
+      const ticket = (admission: Admission, reservation: Reservation): Ticket => makeTicket(this.#settling, ctx, worst, admission, reservation);
+      const admission = rateLimit(limiter, view.rate, worst);
+      const done = admission instanceof Promise ? admission.then((a) => reserve(budgets, metered ? view.budgets : [], worst, a, ticket)) : reserve(budgets, metered ? view.budgets : [], worst, admission, ticket);
+      return done instanceof Promise ? done.catch(refused) : done;
     } catch (err) {
       return refused(err);
     }
-  }
-
-  #rateLimit(view: PolicyView, worst: Worst): Maybe<Admission> {
-    const { limiter } = this.deps;
-    const ask = (prompt: number): Maybe<Admission> => (limiter.admitNow ? limiter.admitNow(view.rate, prompt + worst.completion) : limiter.admit(view.rate, prompt + worst.completion));
-    const exactly = (err: unknown): Maybe<Admission> => {
-      // Only a TPM refusal can turn on the prompt's size; RPM and concurrency refusals stand.
-      if (!(err instanceof RateLimitRefusal && err.limits.every((l) => l === 'tpm'))) throw err;
-      return this.#exactly(worst, err, ask);
-    };
-    try {
-      const first = ask(worst.prompt);
-      return first instanceof Promise ? first.catch(exactly) : first;
-    } catch (err) {
-      return exactly(err);
-    }
-  }
-
-  #reserve(ctx: PolicyContext, view: PolicyView, worst: Worst, admission: Admission): Maybe<Ticket> {
-    const { budgets } = this.deps;
-    const ask = (prompt: number): Maybe<Reservation> => budgets.reserve(worst.metered ? view.budgets : [], { model: worst.model, promptTokens: prompt, completionTokens: worst.completion });
-    const exactly = (err: unknown): Maybe<Reservation> => {
-      if (!(isSoakpError(err) && err.code === 'insufficient_quota')) throw err;
-      return this.#exactly(worst, err, ask);
-    };
-    // A request refused by a budget gives its rate-limit counts back (all but its request count),
-    // before the client hears of it.
-    const refused = (err: unknown): never | Promise<never> => {
-      const released = admission.release(0);
-      if (!released) throw err;
-      return released.then(() => Promise.reject(err), () => Promise.reject(err));
-    };
-    const ticket = (reservation: Reservation): Ticket => this.#ticket(ctx, worst, admission, reservation);
-    try {
-      const first = ask(worst.prompt);
-      if (!(first instanceof Promise)) return ticket(first);
-      return first.catch(exactly).then(ticket, refused);
-    } catch (err) {
-      try {
-        const again = exactly(err);
-        return again instanceof Promise ? again.then(ticket, refused) : ticket(again);
-      } catch (final) {
-        return refused(final);
-      }
-    }
-  }
-
-  /** Asks again with the exact prompt count, when it is below the bound that was refused. */
-  async #exactly<T>(worst: Worst, refusal: unknown, ask: (prompt: number) => Maybe<T>): Promise<T> {
-    if (worst.text === undefined) throw refusal;
-    const exact = await exactPrompt(worst.text);
-    if (exact >= worst.prompt) throw refusal;
-    worst.prompt = exact;
-    return ask(exact);
-  }
-
-  #ticket(ctx: PolicyContext, worst: Worst, admission: Admission, reservation: Reservation): Ticket {
-    let finished = false;
-    // Called after the answer has gone: accounting must not hold it up or crash it.
-    const settle = (observed: UsageObservation, facts: FinishFacts): void => {
-      try {
-        const prompt = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigure(worst.text, worst.bodyBytes) : 0;
-        const completion = observed.completionTokens;
-        const released = admission.release(prompt + completion);
-        if (released) released.catch((err: unknown) => this.#accountingFailed(ctx, err));
-        const cost = reservation.settle(prompt, completion, observed.model ?? facts.model);
-        this.deps.ledger.record(usageRow(ctx, facts, observed, prompt, completion, cost));
-      } catch (err) {
-        this.#accountingFailed(ctx, err);
-      }
-    };
-    return {
-      headers: admission.headers,
-      completionCeiling: reservation.completionCeiling,
-      finish: (observation, facts) => {
-        if (finished) return;
-        finished = true;
-        if (!(observation instanceof Promise)) return settle(observation, facts);
-        // A count that failed still settles (with nothing observed): limits and budgets are released.
-        const later: Promise<void> = observation
-          .then((o) => settle(o, facts), (err: unknown) => {
-            this.#accountingFailed(ctx, err);
-            settle(UNOBSERVED, facts);
-          })
-          .finally(() => this.#pending.delete(later));
-        this.#pending.add(later);
-      },
-    };
-  }
-
-  #accountingFailed(ctx: PolicyContext, err: unknown): void {
-    this.deps.logger.error({ err, tokenId: ctx.token.id }, 'accounting failed for a request');
   }
 
   /** A final refusal by a limit or a budget: counted as a security event, then thrown. */

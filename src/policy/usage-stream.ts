@@ -1,8 +1,10 @@
 import type { TapOptions, UsageObservation } from './ports.js';
 import { type Meter, WAIT, type Written } from './usage-meter.js';
 import { tokenizerSettled } from './tokenizer.js';
-import { type BoundedBytes, COLLECT_LIMIT } from './usage-bounded.js';
-import { type Counts, countText, deltaText, modelOf, usageOf } from './usage-count.js';
+import { COLLECT_LIMIT } from './usage-bounded.js';
+import { countText, deltaText } from './usage-count.js';
+import { StreamFacts } from './usage-facts.js';
+import { KeptText, UNPARSED_LIMIT } from './usage-kept.js';
 import { type SseEvent, SseSplitter } from './usage-sse.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
@@ -23,11 +25,6 @@ interface Stalled {
   readonly atEnd: boolean;
 }
 
-/** Events kept unparsed while their text may never need counting (at most this many bytes). */
-const UNPARSED_LIMIT = 1024 * 1024;
-/** How many of a stream's last events, and of its last events with a usage object, are kept to be read when it ends. */
-const RECENT = 4;
-
 /**
  * An SSE answer. Without a ceiling each chunk goes on at once. With one, bytes go on at event
  * boundaries, so an event that would pass the ceiling can be withheld whole; the client loses
@@ -35,38 +32,8 @@ const RECENT = 4;
  */
 export class SseMeter implements Meter {
   readonly #split = new SseSplitter();
-  /** Exact tokens of the text of events already counted. */
-  #completion = 0;
-  /**
-   * Events not parsed yet. Most streams end with the upstream's own usage, and then their text
-   * never needs counting; until then each event costs a byte scan, not a JSON parse and a
-   * tokenizer run. Their byte size bounds their tokens (a token is at least one byte), which
-   * is enough to prove a budget ceiling is not near.
-   */
-  #unparsed: Array<BoundedBytes | string> = [];
-  /**
-   * The bound on the kept events' tokens: the first #tightCount are bounded by the bytes of their
-   * text values (valueBytes), the rest by their size — tightened oldest first, only as far as a
-   * check needs (#roomFor), so a stream far from its ceiling scans few or none of its events.
-   */
-  #unparsedBytes = 0;
-  #tightCount = 0;
-  /** The bytes the kept events hold (their size), which UNPARSED_LIMIT bounds. */
-  #keptBytes = 0;
-  #reported: Counts | undefined;
-  /** The number of the event #reported came from (events with data are numbered from 1). */
-  #reportedAt = 0;
-  #events = 0;
-  #model: string | undefined;
-  /**
-   * The first event (its model), the last few, and the last few that hold a usage object (a
-   * byte search per event): they are parsed once the stream is over, not as they pass. The
-   * latest valid usage wins, as if every event had been read.
-   */
-  #first: BoundedBytes | undefined;
-  #recent: Array<{ n: number; data: BoundedBytes }> = [];
-  #usages: Array<{ n: number; data: BoundedBytes }> = [];
-  #resolved = false;
+  readonly #text = new KeptText();
+  readonly #facts = new StreamFacts();
   /** Bytes of the current, unfinished event not yet passed on (ceiling mode). */
   #held: Buffer[] = [];
   #heldLength = 0;
@@ -144,41 +111,24 @@ export class SseMeter implements Meter {
   }
 
   observation(): UsageObservation {
-    this.#resolve();
-    const r = this.#reported;
-    if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: this.#model };
-    this.#countUnparsed();
+    const facts = this.#facts;
+    facts.resolve();
+    const r = facts.reported;
+    if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: facts.model };
+    this.#text.count();
     const prompt = this.options.promptEstimate ?? 0;
-    return { promptTokens: prompt, completionTokens: this.#completion, totalTokens: prompt + this.#completion, source: 'counted', model: this.#model };
+    const completion = this.#text.completion;
+    return { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, source: 'counted', model: facts.model };
   }
 
   mayCount(bytes: number): boolean {
     // Events complete in the coming bytes are at most the current event's data so far plus those bytes.
-    return this.#keptBytes + this.#split.pendingBytes + bytes > UNPARSED_LIMIT;
+    return this.#text.keptBytes + this.#split.pendingBytes + bytes > UNPARSED_LIMIT;
   }
 
   countsAtEnd(): boolean {
-    this.#resolve();
-    return this.#reported === undefined && this.#unparsed.length > 0;
-  }
-
-  /** The stream is over: its usage (the latest valid one), its model from that event, the first, or the last few. */
-  #resolve(): void {
-    if (this.#resolved) return;
-    this.#resolved = true;
-    for (let i = this.#usages.length - 1; i >= 0; i--) {
-      const { n, data } = this.#usages[i] as { n: number; data: BoundedBytes };
-      if (n < this.#reportedAt) break;
-      const value = data.value();
-      const usage = usageOf(value);
-      if (!usage) continue;
-      this.#reported = usage;
-      this.#model ??= modelOf(value);
-      break;
-    }
-    // Some upstreams open with an event whose model is empty (Azure's prompt filter results).
-    if (this.#model === undefined && this.#first) this.#model = modelOf(this.#first.value());
-    for (let i = this.#recent.length - 1; i >= 0 && this.#model === undefined; i--) this.#model = modelOf(this.#recent[i]?.data.value());
+    this.#facts.resolve();
+    return this.#facts.reported === undefined && this.#text.pending;
   }
 
   /**
@@ -189,18 +139,19 @@ export class SseMeter implements Meter {
    * (a JSON parse), then exact tokens (the tokenizer).
    */
   #exceeds(event: SseEvent, ceiling: number): Written {
+    const text = this.#text;
     const size = event.data?.size ?? 0;
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
-    if (!this.#roomFor(size, ceiling) && !this.#roomFor(event.data?.valueBytes() ?? 0, ceiling)) {
-      this.#parseUnparsed();
+    if (!text.roomFor(size, ceiling) && !text.roomFor(event.data?.valueBytes() ?? 0, ceiling)) {
+      text.parse();
       const value = event.data ? event.data.value() : undefined;
       parsed = { value, text: deltaText(value) };
-      if (this.#completion + this.#unparsedBytes + Buffer.byteLength(parsed.text) > ceiling) {
+      if (text.completion + text.bound + Buffer.byteLength(parsed.text) > ceiling) {
         // Exact tokens from here: the first time in the process, the tokenizer is loaded first (resume).
         if (!tokenizerSettled()) return WAIT;
-        this.#countUnparsed();
+        text.count();
         parsed.tokens = countText(parsed.text);
-        if (!this.#streaming && parsed.tokens > 0 && this.#completion + parsed.tokens > ceiling) return true;
+        if (!this.#streaming && parsed.tokens > 0 && text.completion + parsed.tokens > ceiling) return true;
       }
     }
     this.#take(event, parsed);
@@ -227,65 +178,12 @@ export class SseMeter implements Meter {
   #take(event: SseEvent, parsed: { value: unknown; text: string; tokens?: number } | undefined): void {
     const data = event.data;
     if (!data) return;
-    const n = ++this.#events;
-    let kept: BoundedBytes | string = data;
-    if (parsed) {
-      this.#model ??= modelOf(parsed.value);
-      const usage = usageOf(parsed.value);
-      if (usage) [this.#reported, this.#reportedAt] = [usage, n];
-      if (parsed.tokens !== undefined) {
-        this.#completion += parsed.tokens;
-        return;
-      }
-      kept = parsed.text; // its text waits with the others: counted together, as delivered
-    } else {
-      this.#first ??= data;
-      this.#recent.push({ n, data });
-      if (this.#recent.length > RECENT) this.#recent.shift();
-      if (data.hasObjectField('usage')) {
-        this.#usages.push({ n, data });
-        if (this.#usages.length > RECENT) this.#usages.shift();
-      }
+    if (!parsed) {
+      this.#facts.seen(data);
+      return this.#text.add(data);
     }
-    this.#unparsed.push(kept);
-    const size = typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
-    this.#unparsedBytes += size;
-    this.#keptBytes += size;
-    if (this.#keptBytes > UNPARSED_LIMIT) this.#countUnparsed(); // bounded memory on long streams
-  }
-
-  /**
-   * Whether `extra` bytes more fit under the ceiling, tightening kept events' bounds (a scan of
-   * each, no parse) oldest first until they do or none is left to tighten.
-   */
-  #roomFor(extra: number, ceiling: number): boolean {
-    while (this.#completion + this.#unparsedBytes + extra > ceiling) {
-      const d = this.#unparsed[this.#tightCount];
-      if (d === undefined) return false;
-      this.#tightCount++;
-      if (typeof d !== 'string') this.#unparsedBytes -= d.size - d.valueBytes();
-    }
-    return true;
-  }
-
-  /** Replaces the events kept unparsed by the text they deliver: a tighter bound, still no tokenizer. */
-  #parseUnparsed(): void {
-    let bytes = 0;
-    for (let i = 0; i < this.#unparsed.length; i++) {
-      const d = this.#unparsed[i] as BoundedBytes | string;
-      const text = typeof d === 'string' ? d : deltaText(d.value());
-      this.#unparsed[i] = text;
-      bytes += Buffer.byteLength(text);
-    }
-    this.#unparsedBytes = this.#keptBytes = bytes;
-    this.#tightCount = this.#unparsed.length;
-  }
-
-  #countUnparsed(): void {
-    if (this.#unparsed.length === 0) return;
-    const text = this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
-    this.#unparsed = [];
-    this.#unparsedBytes = this.#keptBytes = this.#tightCount = 0;
-    this.#completion += countText(text);
+    this.#facts.parsed(parsed.value);
+    if (parsed.tokens !== undefined) this.#text.completion += parsed.tokens;
+    else this.#text.add(parsed.text); // its text waits with the others: counted together, as delivered
   }
 }

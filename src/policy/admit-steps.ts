@@ -1,0 +1,120 @@
+import { isSoakpError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { BudgetSubject, Budgets, Reservation } from './budget.js';
+import type { FinishFacts, PolicyContext, Ticket } from './engine.js';
+import { exactPrompt, promptFigure } from './prompt.js';
+import { RateLimitRefusal } from './rate-limit-headers.js';
+import { usageRow } from './usage-row.js';
+import type { Admission, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
+
+type Maybe<T> = T | Promise<T>;
+
+/** What admission decided the worst case is. */
+export interface Worst {
+  readonly metered: boolean;
+  readonly model: string | null;
+  /** Prompt tokens reserved: the request's upper bound, or its exact count. */
+  prompt: number;
+  readonly completion: number;
+  readonly text: string | undefined;
+  readonly bodyBytes: number;
+}
+
+/** The rate limits, synchronously where the limiter can; a TPM refusal of the prompt's bound is asked again with its exact count. */
+export function rateLimit(limiter: RateLimiter, subjects: readonly RateLimitSubject[], worst: Worst): Maybe<Admission> {
+  const ask = (prompt: number): Maybe<Admission> => (limiter.admitNow ? limiter.admitNow(subjects, prompt + worst.completion) : limiter.admit(subjects, prompt + worst.completion));
+  const exactly = (err: unknown): Maybe<Admission> => {
+    // Only a TPM refusal can turn on the prompt's size; RPM and concurrency refusals stand.
+    if (!(err instanceof RateLimitRefusal && err.limits.every((l) => l === 'tpm'))) throw err;
+    return askExactly(worst, err, ask);
+  };
+  try {
+    const first = ask(worst.prompt);
+    return first instanceof Promise ? first.catch(exactly) : first;
+  } catch (err) {
+    return exactly(err);
+  }
+}
+
+/**
+ * The budget reservation, likewise; a request it refuses gives its rate-limit counts back (all
+ * but its request count) before the client hears of it.
+ */
+export function reserve(budgets: Budgets, subjects: readonly BudgetSubject[], worst: Worst, admission: Admission, ticket: (admission: Admission, reservation: Reservation) => Ticket): Maybe<Ticket> {
+  const ask = (prompt: number): Maybe<Reservation> => budgets.reserve(subjects, { model: worst.model, promptTokens: prompt, completionTokens: worst.completion });
+  const exactly = (err: unknown): Maybe<Reservation> => {
+    if (!(isSoakpError(err) && err.code === 'insufficient_quota')) throw err;
+    return askExactly(worst, err, ask);
+  };
+  const refused = (err: unknown): never | Promise<never> => {
+    const released = admission.release(0);
+    if (!released) throw err;
+    return released.then(() => Promise.reject(err), () => Promise.reject(err));
+  };
+  const made = (reservation: Reservation): Ticket => ticket(admission, reservation);
+  try {
+    const first = ask(worst.prompt);
+    if (!(first instanceof Promise)) return made(first);
+    return first.catch(exactly).then(made, refused);
+  } catch (err) {
+    try {
+      const again = exactly(err);
+      return again instanceof Promise ? again.then(made, refused) : made(again);
+    } catch (final) {
+      return refused(final);
+    }
+  }
+}
+
+/** Asks again with the exact prompt count, when it is below the bound that was refused. */
+async function askExactly<T>(worst: Worst, refusal: unknown, ask: (prompt: number) => Maybe<T>): Promise<T> {
+  if (worst.text === undefined) throw refusal;
+  const exact = await exactPrompt(worst.text);
+  if (exact >= worst.prompt) throw refusal;
+  worst.prompt = exact;
+  return ask(exact);
+}
+
+/** Where finished requests' accounting goes, and the finishes still waiting for their usage. */
+export interface Settling {
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  readonly pending: Set<Promise<void>>;
+}
+
+const UNOBSERVED: UsageObservation = Object.freeze({ promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' });
+
+export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst, admission: Admission, reservation: Reservation): Ticket {
+  let finished = false;
+  const failed = (err: unknown): void => settling.logger.error({ err, tokenId: ctx.token.id }, 'accounting failed for a request');
+  // Called after the answer has gone: accounting must not hold it up or crash it.
+  const settle = (observed: UsageObservation, facts: FinishFacts): void => {
+    try {
+      const prompt = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigure(worst.text, worst.bodyBytes) : 0;
+      const completion = observed.completionTokens;
+      const released = admission.release(prompt + completion);
+      if (released) released.catch(failed);
+      const cost = reservation.settle(prompt, completion, observed.model ?? facts.model);
+      settling.ledger.record(usageRow(ctx, facts, observed, prompt, completion, cost));
+    } catch (err) {
+      failed(err);
+    }
+  };
+  return {
+    headers: admission.headers,
+    completionCeiling: reservation.completionCeiling,
+    finish: (observation, facts) => {
+      if (finished) return;
+      finished = true;
+      if (!(observation instanceof Promise)) return settle(observation, facts);
+      // A count that failed still settles (with nothing observed): limits and budgets are released.
+      const later: Promise<void> = observation
+        .then((o) => settle(o, facts), (err: unknown) => {
+          failed(err);
+          settle(UNOBSERVED, facts);
+        })
+        .finally(() => settling.pending.delete(later));
+      settling.pending.add(later);
+    },
+  };
+}
