@@ -42,6 +42,9 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
     expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('echo: slow');
     expect(await exit).toBe(0);
     expect(server.output()).toContain('shutting down');
+    // Both access lines were written, the last one (batched) while the server stopped.
+    const access = server.output().split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l) as { path: string; status: number });
+    expect(access.map((l) => [l.path, l.status])).toEqual([['/v1/models', 401], ['/v1/chat/completions', 200]]);
     // The database was closed cleanly: the WAL was checkpointed into the main file.
     const wal = join(temp.dir, 'soakp.db-wal');
     expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
