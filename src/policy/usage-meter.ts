@@ -27,46 +27,7 @@ export interface Meter {
   countsAtEnd(): boolean;
 }
 
-/** A JSON answer: passed on at once, its usage read once it is complete. */
-export class JsonMeter implements Meter {
-  readonly #body = new BoundedBytes();
-
-  constructor(private readonly options: TapOptions) {}
-
-  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
-    push(chunk);
-    this.#body.push(chunk);
-    return false;
-  }
-
-  end(): boolean {
-    return false;
-  }
-
-  resume(): boolean {
-    return false;
-  }
-
-  mayCount(): boolean {
-    return false;
-  }
-
-  countsAtEnd(): boolean {
-    return false;
-  }
-
-  observation(): UsageObservation {
-    const value = this.#body.value();
-    const usage = usageOf(value);
-    const model = modelOf(value);
-    if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };
-    // No usage (an error, a cut-off body, an upstream that omits it): the request's own estimate.
-    const prompt = this.options.promptEstimate ?? 0;
-    return { promptTokens: prompt, completionTokens: 0, totalTokens: prompt, source: 'estimated', model };
-  }
-}
-
-/** Audio, images as bytes, files: nothing in them says tokens. */
+/** Audio, images as bytes, files: passed on at once; nothing in them says tokens. */
 export class OpaqueMeter implements Meter {
   write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
     push(chunk);
@@ -91,5 +52,30 @@ export class OpaqueMeter implements Meter {
 
   observation(): UsageObservation {
     return { promptTokens: 0, completionTokens: 0, totalTokens: 0, source: 'none' };
+  }
+}
+
+/** A JSON answer: passed on at once, its usage read once it is complete. */
+export class JsonMeter extends OpaqueMeter {
+  readonly #body = new BoundedBytes();
+
+  constructor(private readonly options: TapOptions) {
+    super();
+  }
+
+  override write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
+    push(chunk);
+    this.#body.push(chunk);
+    return false;
+  }
+
+  override observation(): UsageObservation {
+    const value = this.#body.value();
+    const usage = usageOf(value);
+    const model = modelOf(value);
+    if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };
+    // No usage (an error, a cut-off body, an upstream that omits it): the request's own estimate.
+    const prompt = this.options.promptEstimate ?? 0;
+    return { promptTokens: prompt, completionTokens: 0, totalTokens: prompt, source: 'estimated', model };
   }
 }
