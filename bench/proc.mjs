@@ -62,6 +62,22 @@ export function memoryMb(pid) {
   return { rssMb: rss / 1024, peakRssMb: hwm / 1024 };
 }
 
+/**
+ * One process's resident memory by kind of mapping, from /proc/<pid>/smaps: malloc's main arena
+ * (`[heap]`), file-backed (the node binary's and libraries' code), and other anonymous memory
+ * (the V8 heap, threads' malloc arenas, large allocations).
+ */
+export function mappingsMb(pid) {
+  const kb = { brk: 0, file: 0, anon: 0 };
+  let kind = 'anon';
+  for (const line of safe(() => readFileSync(`/proc/${pid}/smaps`, 'utf8'), '').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (m) kind = m[2] === '[heap]' ? 'brk' : m[1] !== '0' ? 'file' : 'anon';
+    else if (line.startsWith('Rss:')) kb[kind] += Number(line.split(/\s+/)[1]);
+  }
+  return { brkMb: kb.brk / 1024, fileMb: kb.file / 1024, anonMb: kb.anon / 1024 };
+}
+
 /** Open file descriptors and how many of them are sockets, summed over the tree. */
 export function descriptors(pid) {
   let fds = 0;

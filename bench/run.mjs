@@ -2,7 +2,7 @@
 // Pinning: each proxy on core 0 (`taskset -c 0`), the fake upstream, the load generator and
 // this script on core 1, so the proxy under test has a core to itself.
 // Options: --rounds N (3) --seconds S (3) --ttfb N (300 per target) --warmup S (5, per target and body)
-//          --only a,b --wait-idle S (120)
+//          --only a,b --wait-idle S (120) --soakp-node="FLAGS" (node options for soakp only)
 //          --out DIR (bench/results)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { POLICY_ARGS, startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'wait-idle': { type: 'string', default: '120' }, out: { type: 'string', default: join(HERE, 'results') } } });
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'soakp-node': { type: 'string', default: '' }, 'wait-idle': { type: 'string', default: '120' }, out: { type: 'string', default: join(HERE, 'results') } } });
 const ROUNDS = Math.min(20, Math.max(1, Number(opt.rounds)));
 const SECONDS = Math.min(60, Math.max(1, Number(opt.seconds)));
 const TTFB_N = Math.min(5000, Math.max(50, Number(opt.ttfb)));
@@ -65,7 +65,7 @@ async function main() {
     const up = track(spawnPinned(LOAD_CPU, process.execPath, [join(HERE, 'upstream.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const { port: upstreamPort, ...sizes } = await firstJsonLine(up);
     const targets = [{ name: 'direct', port: upstreamPort, token: UPSTREAM_KEY, pid: null }];
-    const soakp = await startSoakp({ dir: join(tmp, 'soakp'), port: await freePort(), upstreamPort, upstreamKey: UPSTREAM_KEY, cpu: PROXY_CPU });
+    const soakp = await startSoakp({ dir: join(tmp, 'soakp'), port: await freePort(), upstreamPort, upstreamKey: UPSTREAM_KEY, cpu: PROXY_CPU, nodeArgs: opt['soakp-node'].split(' ').filter(Boolean) });
     targets.push({ name: 'soakp', port: soakp.port, token: soakp.token, pid: soakp.pid });
     const bare = track(spawnPinned(PROXY_CPU, process.execPath, [join(HERE, 'bare.mjs'), `http://127.0.0.1:${upstreamPort}`, UPSTREAM_KEY], { stdio: ['ignore', 'pipe', 'inherit'] }));
     targets.push({ name: 'bare', port: (await firstJsonLine(bare)).port, token: soakp.token, pid: bare.pid });

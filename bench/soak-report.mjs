@@ -3,6 +3,10 @@
 const METRICS = [
   { key: 'rssMb', label: 'RSS', unit: 'MB', floor: 2 },
   { key: 'heapUsedMb', label: 'live JS heap (after full GC)', unit: 'MB', floor: 1 },
+  { key: 'heapPhysicalMb', label: 'V8 heap committed (after full GC)', unit: 'MB', floor: 2 },
+  { key: 'mallocMainMb', label: "malloc's main arena (`[heap]`: SQLite, Node's C++)", unit: 'MB', floor: 2 },
+  { key: 'otherAnonMb', label: 'other anonymous memory (threads’ arenas, large allocations)', unit: 'MB', floor: 2 },
+  { key: 'fileMb', label: 'file-backed (code of node and its libraries)', unit: 'MB', floor: 2 },
   { key: 'externalMb', label: 'external (buffers)', unit: 'MB', floor: 1 },
   { key: 'fds', label: 'open file descriptors', unit: '', floor: 2 },
   { key: 'sockets', label: 'sockets', unit: '', floor: 2 },

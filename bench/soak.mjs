@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { firstJsonLine, onCleanup, runMain, track } from './children.mjs';
 import { BODIES } from './load.mjs';
-import { descriptors, foreignSeconds, freePort, memoryMb, pinSelf, spawnPinned } from './proc.mjs';
+import { descriptors, foreignSeconds, freePort, mappingsMb, memoryMb, pinSelf, spawnPinned } from './proc.mjs';
 import { distHash } from './machine.mjs';
 import { fit, soakMarkdown } from './soak-report.mjs';
 import { startSoakp } from './soakp.mjs';
@@ -77,17 +77,20 @@ async function main() {
       if (h && h.seq > before) heap = h;
     }
     const mem = memoryMb(s.pid);
+    const maps = mappingsMb(s.pid);
     const fd = descriptors(s.pid);
     const lat = window.latencies.sort((a, b) => a - b);
     const wallS = (performance.now() - lastSample.wall) / 1000;
     const row = {
-      t, rssMb: mem.rssMb, heapUsedMb: heap ? heap.heapUsed / 2 ** 20 : null, externalMb: heap ? heap.external / 2 ** 20 : null, fds: fd.fds, sockets: fd.sockets,
+      t, rssMb: mem.rssMb, heapUsedMb: heap ? heap.heapUsed / 2 ** 20 : null, externalMb: heap ? heap.external / 2 ** 20 : null,
+      heapPhysicalMb: heap?.heapPhysical ? heap.heapPhysical / 2 ** 20 : null, mallocMainMb: maps.brkMb, fileMb: maps.fileMb,
+      otherAnonMb: heap?.heapPhysical ? maps.anonMb - heap.heapPhysical / 2 ** 20 : null, fds: fd.fds, sockets: fd.sockets,
       ok: counts.ok, failed: counts.failed, answered: lat.length, p99Ms: lat[Math.floor(lat.length * 0.99)] ?? null, maxMs: lat.at(-1) ?? null,
       maxInFlight: window.maxInFlight, skipped: window.skipped, loopDelayMaxMs: heap?.loopDelayMaxMs ?? null, noisePct: t ? Math.max(0, (100 * (foreignSeconds() - lastSample.foreign)) / wallS) : 0,
     };
     window = { latencies: [], maxInFlight: counts.inFlight, skipped: 0 };
     lastSample = { wall: performance.now(), foreign: foreignSeconds() };
-    console.error(`${(t / 60).toFixed(1).padStart(5)} min  rss ${row.rssMb.toFixed(1)} MB  heap ${row.heapUsedMb?.toFixed(1) ?? '?'} MB  fds ${row.fds}  sockets ${row.sockets}  ok ${counts.ok}  failed ${counts.failed}  p99 ${row.p99Ms?.toFixed(1) ?? '-'} ms  max ${row.maxMs?.toFixed(0) ?? '-'} ms  loop delay max ${row.loopDelayMaxMs?.toFixed(0) ?? '?'} ms  noise ${row.noisePct.toFixed(0)}%`);
+    console.error(`${(t / 60).toFixed(1).padStart(5)} min  rss ${row.rssMb.toFixed(1)} MB  heap ${row.heapUsedMb?.toFixed(1) ?? '?'} MB (committed ${row.heapPhysicalMb?.toFixed(1) ?? "?"})  malloc ${row.mallocMainMb.toFixed(1)} + ${row.otherAnonMb?.toFixed(1) ?? "?"} MB  fds ${row.fds}  sockets ${row.sockets}  ok ${counts.ok}  failed ${counts.failed}  p99 ${row.p99Ms?.toFixed(1) ?? '-'} ms  max ${row.maxMs?.toFixed(0) ?? '-'} ms  loop delay max ${row.loopDelayMaxMs?.toFixed(0) ?? '?'} ms  noise ${row.noisePct.toFixed(0)}%`);
     return row;
   };
 

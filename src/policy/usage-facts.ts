@@ -3,14 +3,17 @@ import { type Counts, modelOf, usageOf } from './usage-count.js';
 
 /** How many of a stream's last events, and of its last events with a usage object, are kept to be read when it ends. */
 const RECENT = 4;
+/** The bytes of events held before the byte search for a usage object runs over them. */
+const UNCHECKED_LIMIT = 64 * 1024;
 
 type Numbered = { n: number; data: BoundedBytes };
 
 /**
  * What a stream says about itself: its reported usage and its model. Events are not parsed as
- * they pass: the first (its model), the last few, and the last few that hold a usage object (a
- * byte search per event) are kept and read once the stream is over. The latest valid usage
- * wins, as if every event had been read.
+ * they pass: the first (its model), the last few, and the last few that hold a usage object are
+ * kept and read once the stream is over. Which events hold one is a byte search, put off until
+ * the stream ends (then it usually stops at the last event) or until the events not searched
+ * yet hold UNCHECKED_LIMIT bytes. The latest valid usage wins, as if every event had been read.
  */
 export class StreamFacts {
   reported: Counts | undefined;
@@ -21,6 +24,9 @@ export class StreamFacts {
   #first: BoundedBytes | undefined;
   #recent: Numbered[] = [];
   #usages: Numbered[] = [];
+  /** Events not searched for a usage object yet (all later than those in #usages). */
+  #unchecked: Numbered[] = [];
+  #uncheckedBytes = 0;
   #resolved = false;
 
   /** An event passed unparsed. */
@@ -28,7 +34,16 @@ export class StreamFacts {
     const n = ++this.#events;
     this.#first ??= data;
     keepLast(this.#recent, { n, data });
-    if (data.hasObjectField('usage')) keepLast(this.#usages, { n, data });
+    this.#unchecked.push({ n, data });
+    this.#uncheckedBytes += data.size;
+    if (this.#uncheckedBytes > UNCHECKED_LIMIT) this.#check();
+  }
+
+  /** Searches the held events for a usage object; those with one are kept, the others let go. */
+  #check(): void {
+    for (const item of this.#unchecked) if (item.data.hasObjectField('usage')) keepLast(this.#usages, item);
+    this.#unchecked = [];
+    this.#uncheckedBytes = 0;
   }
 
   /** An event that was parsed on the way (near the budget ceiling). */
@@ -43,19 +58,27 @@ export class StreamFacts {
   resolve(): void {
     if (this.#resolved) return;
     this.#resolved = true;
-    for (let i = this.#usages.length - 1; i >= 0; i--) {
-      const { n, data } = this.#usages[i] as Numbered;
-      if (n < this.#reportedAt) break;
+    if (!this.#latestUsage(this.#unchecked, true)) this.#latestUsage(this.#usages, false);
+    this.#unchecked = [];
+    // Some upstreams open with an event whose model is empty (Azure's prompt filter results).
+    if (this.model === undefined && this.#first) this.model = modelOf(this.#first.value());
+    for (let i = this.#recent.length - 1; i >= 0 && this.model === undefined; i--) this.model = modelOf(this.#recent[i]?.data.value());
+  }
+
+  /** The latest valid usage in `events` (in order) newer than the one reported so far; whether one was found. */
+  #latestUsage(events: Numbered[], search: boolean): boolean {
+    for (let i = events.length - 1; i >= 0; i--) {
+      const { n, data } = events[i] as Numbered;
+      if (n < this.#reportedAt) return true; // what was reported is newer
+      if (search && !data.hasObjectField('usage')) continue;
       const value = data.value();
       const usage = usageOf(value);
       if (!usage) continue;
       this.reported = usage;
       this.model ??= modelOf(value);
-      break;
+      return true;
     }
-    // Some upstreams open with an event whose model is empty (Azure's prompt filter results).
-    if (this.model === undefined && this.#first) this.model = modelOf(this.#first.value());
-    for (let i = this.#recent.length - 1; i >= 0 && this.model === undefined; i--) this.model = modelOf(this.#recent[i]?.data.value());
+    return false;
   }
 }
 

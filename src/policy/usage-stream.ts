@@ -94,9 +94,10 @@ export class SseMeter implements Meter {
       this.#release(EMPTY, push);
       return false;
     }
-    if (approved > from) this.#release(chunk.subarray(from, approved), push);
+    // A chunk of whole events, the usual case, goes on as it is.
+    if (approved > from) this.#release(from === 0 && approved === chunk.length ? chunk : chunk.subarray(from, approved), push);
+    if (approved === chunk.length) return false;
     const rest = chunk.subarray(approved);
-    if (rest.length === 0) return false;
     if (this.#streaming) push(rest);
     else {
       this.#held.push(rest);

@@ -132,6 +132,20 @@ describe('tapResponse: reported usage', () => {
     const counted = tapResponse(upstream([opening, chat('Hi'), DONE]), options(SSE));
     await received(counted.body);
     expect(await counted.usage).toMatchObject({ source: 'counted', model: MODEL });
+    // Events are searched for a usage in batches (over 64 KB) and at the end: the latest wins either way.
+    const long = Array.from({ length: 800 }, (_, i) => chat(` word${i} `.repeat(10)));
+    const later = sse({ id: 'c', object: 'chat.completion.chunk', model: MODEL, choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+    for (const [chunks, expected] of [
+      [[chat('Hi'), reported, ...long, DONE], 1900],
+      [[chat('Hi'), reported, ...long, later, ...after, DONE], 7],
+      [[chat('Hi'), reported, ...long, later, ...long, DONE], 7],
+    ] as const) {
+      for (const ceiling of [undefined, 10_000_000]) {
+        const tapped = tapResponse(upstream([...chunks]), options(SSE, { completionCeiling: ceiling }));
+        await received(tapped.body);
+        expect(await tapped.usage).toMatchObject({ totalTokens: expected, source: 'reported' });
+      }
+    }
   });
 
   it('takes the usage of a Responses API `response.completed` event', async () => {
