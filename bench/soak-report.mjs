@@ -1,5 +1,6 @@
 // Growth per minute from the soak's samples: a least-squares line per figure, fitted after a
-// warm-up (the first minute when the soak lasts 3 minutes or more, else the first sample).
+// warm-up (the first minute when the soak lasts 3 minutes or more, else the first sample; or
+// --settle minutes).
 const METRICS = [
   { key: 'rssMb', label: 'RSS', unit: 'MB', floor: 2 },
   { key: 'heapUsedMb', label: 'live JS heap (after full GC)', unit: 'MB', floor: 1 },
@@ -36,8 +37,8 @@ function line(xs, ys) {
  * the line is fitted to each minute's lowest value (its floor): a leak raises the floor, while a
  * burst of connections or a GC cycle only lifts single samples.
  */
-export function fit(samples, minutes) {
-  const from = minutes >= 3 ? 60 : 1e-9;
+export function fit(samples, minutes, settleMinutes) {
+  const from = settleMinutes !== undefined ? Math.max(1e-9, settleMinutes * 60) : minutes >= 3 ? 60 : 1e-9;
   const used = samples.filter((s) => s.t >= from);
   const byMinute = new Map();
   for (const s of used) (byMinute.get(Math.floor(s.t / 60)) ?? byMinute.set(Math.floor(s.t / 60), []).get(Math.floor(s.t / 60))).push(s);

@@ -2,7 +2,8 @@
 // streaming chat, 2 plain chat, 1 embeddings) for --minutes (10); every --interval s (10) it
 // samples soakp's RSS, live heap (after a full GC, through bench/heap-probe.mjs), open file
 // descriptors and sockets, then fits a line to each and reports growth per minute.
-// Options: --minutes N (10) --rate R req/s (100) --interval S (10) --out DIR (bench/results)
+// Options: --minutes N (10) --rate R req/s (100) --interval S (10) --settle M (minutes before the
+// fits start: 1) --out DIR (bench/results)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,10 +20,12 @@ import { startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, interval: { type: 'string', default: '10' }, out: { type: 'string', default: join(HERE, 'results') } } });
+const { values: opt } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, interval: { type: 'string', default: '10' }, settle: { type: 'string' }, out: { type: 'string', default: join(HERE, 'results') } } });
 const MINUTES = Math.min(24 * 60, Math.max(0.5, Number(opt.minutes)));
 const RATE = Math.min(5000, Math.max(1, Number(opt.rate)));
 const INTERVAL = Math.min(600, Math.max(1, Number(opt.interval)));
+// Minutes left out of the fits: the first, by default (caches and V8's young generation fill then).
+const SETTLE = opt.settle === undefined ? undefined : Math.min(MINUTES - 1, Math.max(0, Number(opt.settle)));
 const MIX = ['stream', 'stream', 'chat', 'stream', 'embeddings', 'stream', 'stream', 'chat', 'stream', 'stream'];
 
 async function main() {
@@ -111,7 +114,7 @@ async function main() {
   }
   for (let i = 0; i < 200 && counts.inFlight > 0; i++) await sleep(50);
   agent.destroy();
-  const result = { date: new Date().toISOString(), dist: distHash(), minutes: MINUTES, rate: RATE, intervalS: INTERVAL, counts, fits: fit(samples, MINUTES), samples };
+  const result = { date: new Date().toISOString(), dist: distHash(), minutes: MINUTES, rate: RATE, intervalS: INTERVAL, counts, fits: fit(samples, MINUTES, SETTLE), samples };
   mkdirSync(opt.out, { recursive: true });
   writeFileSync(join(opt.out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = soakMarkdown(result);

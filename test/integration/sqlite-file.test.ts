@@ -6,7 +6,7 @@ import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SoakpError } from '../../src/shared/errors.js';
 import type { Store } from '../../src/store/ports.js';
-import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { configureConnection, openSqliteStore } from '../../src/store/sqlite/open.js';
 import { aKey, aUser, sealed } from '../contract/fixtures.js';
 
 let dir: string;
@@ -124,6 +124,19 @@ describe('file settings', () => {
     const raw = new BetterSqlite3(file, { readonly: true });
     try {
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('keeps a connection to WAL with a 2 MB page cache (better-sqlite3 defaults to 16 MB)', () => {
+    const raw = new BetterSqlite3(file);
+    try {
+      expect(raw.pragma('cache_size', { simple: true })).toBe(-16000);
+      configureConnection(raw);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(raw.pragma('cache_size', { simple: true })).toBe(-2000);
+      expect(raw.pragma('foreign_keys', { simple: true })).toBe(1);
     } finally {
       raw.close();
     }
