@@ -13,7 +13,8 @@ type Numbered = { n: number; data: BoundedBytes };
  * they pass: the first (its model), the last few, and the last few that hold a usage object are
  * kept and read once the stream is over. Which events hold one is a byte search, put off until
  * the stream ends (then it usually stops at the last event) or until the events not searched
- * yet hold UNCHECKED_LIMIT bytes. The latest valid usage wins, as if every event had been read.
+ * yet hold UNCHECKED_LIMIT bytes. The latest valid usage wins (of the last few usage objects,
+ * which is where a stream puts its usage), as if every event had been read.
  */
 export class StreamFacts {
   reported: Counts | undefined;
@@ -58,27 +59,34 @@ export class StreamFacts {
   resolve(): void {
     if (this.#resolved) return;
     this.#resolved = true;
-    if (!this.#latestUsage(this.#unchecked, true)) this.#latestUsage(this.#usages, false);
+    this.#latestUsage();
     this.#unchecked = [];
     // Some upstreams open with an event whose model is empty (Azure's prompt filter results).
     if (this.model === undefined && this.#first) this.model = modelOf(this.#first.value());
     for (let i = this.#recent.length - 1; i >= 0 && this.model === undefined; i--) this.model = modelOf(this.#recent[i]?.data.value());
   }
 
-  /** The latest valid usage in `events` (in order) newer than the one reported so far; whether one was found. */
-  #latestUsage(events: Numbered[], search: boolean): boolean {
-    for (let i = events.length - 1; i >= 0; i--) {
-      const { n, data } = events[i] as Numbered;
-      if (n < this.#reportedAt) return true; // what was reported is newer
-      if (search && !data.hasObjectField('usage')) continue;
-      const value = data.value();
-      const usage = usageOf(value);
-      if (!usage) continue;
-      this.reported = usage;
-      this.model ??= modelOf(value);
-      return true;
+  /**
+   * The latest valid usage among the last RECENT events that hold a usage object, unless the one
+   * reported on the way is newer: the unchecked events (the newest) searched first, then those
+   * kept from earlier checks — the same events whenever the checks ran.
+   */
+  #latestUsage(): void {
+    let left = RECENT;
+    for (const [events, search] of [[this.#unchecked, true], [this.#usages, false]] as const) {
+      for (let i = events.length - 1; i >= 0 && left > 0; i--) {
+        const { n, data } = events[i] as Numbered;
+        if (n < this.#reportedAt) return; // what was reported on the way is newer
+        if (search && !data.hasObjectField('usage')) continue;
+        left--;
+        const value = data.value();
+        const usage = usageOf(value);
+        if (!usage) continue;
+        this.reported = usage;
+        this.model ??= modelOf(value);
+        return;
+      }
     }
-    return false;
   }
 }
 

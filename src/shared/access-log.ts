@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { type Logger, isoTime } from './logger.js';
+import { type Logger, MAX_WRITE, isoTime } from './logger.js';
 
 /** One access-log line: ids, the method and path (no query), and counts — never a secret. */
 export interface AccessFields {
@@ -22,9 +22,10 @@ interface Destination {
   flushSync?(): void;
 }
 
-// A write hands the batch to a thread of the pool, and waking it costs more than the bytes on a
-// small VM: 64 K (sonic-boom's largest write) is one wake-up per ~250 lines.
-const BATCH_CHARS = 64 * 1024;
+// An asynchronous write hands the batch to a thread of libuv's pool, and waking it costs more
+// than the bytes on a small VM: batches of about the destination's largest write (MAX_WRITE)
+// make one wake-up per ~250 lines.
+const BATCH_CHARS = MAX_WRITE;
 /** What JSON must escape in a string (and what it may, beyond ASCII, kept as JSON.stringify would write it). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const BATCH_MS = 100;

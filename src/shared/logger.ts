@@ -48,8 +48,11 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
  * whole pending buffer on every line, which costs more than the system call it saves. pino
  * writes what is pending when the process exits, also after an uncaught error.
  */
+/** The most an asynchronous destination writes at once (sonic-boom's default is 16 K). */
+export const MAX_WRITE = 64 * 1024;
+
 function destination(fd: 1 | 2, sync: boolean): DestinationStream {
-  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, maxWrite: 64 * 1024 });
+  return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, maxWrite: MAX_WRITE });
 }
 
 let lastMs = -1;

@@ -58,6 +58,27 @@ export function ledgerContract(t: ContractContext): void {
       await expect(t.store.usage.insertMany([usage(), bad, usage()])).rejects.toThrow();
       expect(await t.store.usage.count()).toBe(1);
     });
+
+    it('inserts batches of any size whole, each row with its own values (and a bad row late in a large batch keeps none)', async () => {
+      const rows = (n: number, from: number) => Array.from({ length: n }, (_, i) => usage({ model: `m${(from + i) % 7}`, costMicros: from + i, totalTokens: 1 }));
+      const sizes = [1, 24, 25, 26, 60, 200];
+      let from = 0;
+      for (const n of sizes) {
+        await t.store.usage.insertMany(rows(n, from));
+        from += n;
+      }
+      expect(await t.store.usage.count()).toBe(from);
+      const byModel = await t.store.usage.summarize({ since: 0, by: 'model' });
+      const expected = Array.from({ length: 7 }, (_, m) => {
+        const own = Array.from({ length: from }, (_, i) => i).filter((i) => i % 7 === m);
+        return { key: `m${m}`, requests: own.length, promptTokens: 5 * own.length, completionTokens: 3 * own.length, totalTokens: own.length, costMicros: own.reduce((a, b) => a + b, 0) };
+      });
+      expect(byModel).toEqual(expected);
+      const batch = rows(60, 0);
+      batch[40] = { ...usage(), userId: null } as unknown as ReturnType<typeof usage>;
+      await expect(t.store.usage.insertMany(batch)).rejects.toThrow();
+      expect(await t.store.usage.count()).toBe(from);
+    });
   });
 
   describe('audit log', () => {
