@@ -3,6 +3,7 @@
 // this script on core 1, so the proxy under test has a core to itself.
 // Options: --rounds N (3) --seconds S (3) --ttfb N (300 per target) --warmup S (5, per target and body)
 //          --only a,b --wait-idle S (120) --soakp-node="FLAGS" (node options for soakp only)
+//          --settle-rss S (73: RSS read again this long after the 2 s reading; 0: not)
 //          --out DIR (bench/results)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { POLICY_ARGS, startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'soakp-node': { type: 'string', default: '' }, 'wait-idle': { type: 'string', default: '120' }, out: { type: 'string', default: join(HERE, 'results') } } });
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'soakp-node': { type: 'string', default: '' }, 'wait-idle': { type: 'string', default: '120' }, 'settle-rss': { type: 'string', default: '73' }, out: { type: 'string', default: join(HERE, 'results') } } });
 const ROUNDS = Math.min(20, Math.max(1, Number(opt.rounds)));
 const SECONDS = Math.min(60, Math.max(1, Number(opt.seconds)));
 const TTFB_N = Math.min(5000, Math.max(50, Number(opt.ttfb)));
@@ -137,6 +138,13 @@ async function main() {
     closeAgents();
     await sleep(2000);
     for (const t of active) if (t.pid) results[t.name].after = { ...memoryMb(t.pid), ...descriptors(t.pid) };
+    // RSS stays up for about a minute once the load stops (V8 keeps the heap it grew), then falls.
+    const settle = Number(opt['settle-rss']);
+    if (settle > 0) {
+      console.error(`waiting ${settle} s for the RSS after the load to settle`);
+      await sleep(settle * 1000);
+      for (const t of active) if (t.pid) results[t.name].settled = { ...memoryMb(t.pid), afterS: settle + 2 };
+    }
 
     if (distHash() !== distBefore) notes.push('dist/ changed during the run (rebuilt by someone else): soakp ran the build that was there when it started.');
     const machine = { ...(await machineInfo()), dist: distBefore };
