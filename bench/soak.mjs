@@ -98,6 +98,7 @@ async function main() {
   };
 
   console.error(`soak: ${MINUTES} min at ${RATE} req/s through soakp (pid ${s.pid}), sampling every ${INTERVAL} s`);
+  const dist = distHash(); // the build soakp was started from (dist/ may be rebuilt meanwhile)
   const samples = [await sample(0)];
   const start = performance.now();
   const end = start + MINUTES * 60_000;
@@ -114,7 +115,7 @@ async function main() {
   }
   for (let i = 0; i < 200 && counts.inFlight > 0; i++) await sleep(50);
   agent.destroy();
-  const result = { date: new Date().toISOString(), dist: distHash(), minutes: MINUTES, rate: RATE, intervalS: INTERVAL, counts, fits: fit(samples, MINUTES, SETTLE), samples };
+  const result = { date: new Date().toISOString(), dist, minutes: MINUTES, rate: RATE, intervalS: INTERVAL, counts, fits: fit(samples, MINUTES, SETTLE), samples };
   mkdirSync(opt.out, { recursive: true });
   writeFileSync(join(opt.out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = soakMarkdown(result);
