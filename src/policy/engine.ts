@@ -121,8 +121,10 @@ export class PolicyEngine {
     try {
       const { limiter, budgets } = this.deps;
       const ticket = (admission: Admission, reservation: Reservation): Ticket => makeTicket(this.#settling, ctx, worst, admission, reservation);
+      const budgetSubjects = metered ? view.budgets : [];
+      const then = (a: Admission): Maybe<Ticket> => reserve(budgets, budgetSubjects, worst, a, ticket);
       const admission = rateLimit(limiter, view.rate, worst);
-      const done = admission instanceof Promise ? admission.then((a) => reserve(budgets, metered ? view.budgets : [], worst, a, ticket)) : reserve(budgets, metered ? view.budgets : [], worst, admission, ticket);
+      const done = admission instanceof Promise ? admission.then(then) : then(admission);
       return done instanceof Promise ? done.catch(refused) : done;
     } catch (err) {
       return refused(err);

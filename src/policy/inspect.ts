@@ -30,13 +30,9 @@ export interface Inspected {
 /**
  * Reads just enough of a request body to learn its model and token bounds, then hands back a
  * stream that replays those bytes and continues with the rest. JSON is read whole (its
- * fields may come in any order) up to `limit`; multipart only up to the `model` field.
+ * fields may come in any order) up to `limit`; multipart only up to the `model` field. A
+ * callback, not a promise: it runs on every request whose policy needs the body.
  */
-export function inspectBody(raw: Readable, contentType: string, limit: number): Promise<Inspected> {
-  return new Promise((resolve, reject) => readBody(raw, contentType, limit, (err, inspected) => (err ? reject(err) : resolve(inspected as Inspected))));
-}
-
-/** `inspectBody` with a callback: the data plane's way, which spends no promise per request on it. */
 export function readBody(raw: Readable, contentType: string, limit: number, done: (err: unknown, inspected?: Inspected) => void): void {
   const multipart = /^multipart\/form-data/i.test(contentType);
   const chunks: Buffer[] = [];

@@ -41,6 +41,9 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
   );
 }
 
+/** The most an asynchronous destination writes at once (sonic-boom's default is 16 K). */
+export const MAX_WRITE = 64 * 1024;
+
 /**
  * Asynchronous logs are written as they come, off the event loop; lines that come while a
  * write is under way go out together in the next. The per-request access line is batched
@@ -48,9 +51,6 @@ export function createLogger(level: string, target: LogTarget = {}): Logger {
  * whole pending buffer on every line, which costs more than the system call it saves. pino
  * writes what is pending when the process exits, also after an uncaught error.
  */
-/** The most an asynchronous destination writes at once (sonic-boom's default is 16 K). */
-export const MAX_WRITE = 64 * 1024;
-
 function destination(fd: 1 | 2, sync: boolean): DestinationStream {
   return sync ? pino.destination({ dest: fd, sync }) : pino.destination({ dest: fd, sync, maxWrite: MAX_WRITE });
 }
