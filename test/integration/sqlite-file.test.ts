@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +8,8 @@ import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SoakpError } from '../../src/shared/errors.js';
 import type { Store } from '../../src/store/ports.js';
-import { configureConnection, openSqliteStore } from '../../src/store/sqlite/open.js';
+import { configureConnection } from '../../src/store/sqlite/connection.js';
+import { openSqliteStore } from '../../src/store/sqlite/open.js';
 import { aKey, aUser, sealed } from '../contract/fixtures.js';
 
 let dir: string;
@@ -138,6 +141,21 @@ describe('file settings', () => {
       expect(raw.pragma('foreign_keys', { simple: true })).toBe(1);
     } finally {
       raw.close();
+    }
+  });
+
+  it('switches a new file to WAL while another process holds it locked, once the lock is gone (SQLite answers BUSY at once there)', async () => {
+    // The other process: an exclusive lock for 100 ms, said when taken.
+    const holder = spawn(process.execPath, ['-e', `const db = new (require('better-sqlite3-multiple-ciphers'))(${JSON.stringify(file)}); db.exec('BEGIN EXCLUSIVE'); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 100);`], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 10_000 });
+    const [line] = (await once(holder.stdout, 'data')) as [Buffer];
+    expect(line.toString()).toContain('locked');
+    const raw = new BetterSqlite3(file, { timeout: 0 }); // no busy handler: every lock conflict is BUSY at once
+    try {
+      configureConnection(raw);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+      await once(holder, 'exit');
     }
   });
 

@@ -8,6 +8,7 @@ import type { Repos, Store } from '../ports.js';
 import { sqlRepos } from '../repos.js';
 import type { Database } from '../schema.js';
 import { ChangePoller } from './changes.js';
+import { configureConnection } from './connection.js';
 import { fastInsertUsage, fastReserve } from './fast.js';
 
 export interface SqliteOptions {
@@ -37,6 +38,8 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
     configureConnection(raw);
   } catch (cause) {
     raw?.close();
+    // Locked past every wait is not a damaged file: say so, and that a retry may do.
+    if ((cause as { code?: string }).code === 'SQLITE_BUSY') throw new SoakpError('store_unavailable', `The database file ${options.file} is locked by another process; try again.`, { cause });
     throw notADatabase(options.file, Boolean(options.fileKey), cause);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
@@ -47,18 +50,6 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
     throw err;
   }
   return new SqliteStore(db, raw, options.pollMs ?? 200);
-}
-
-/** A connection's settings (the file's journal mode is kept in the file; the rest is per connection). */
-export function configureConnection(raw: BetterSqlite3.Database): void {
-  raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL'); // durable across process crashes in WAL mode; fsync at checkpoints
-  raw.pragma('foreign_keys = ON');
-  raw.pragma('busy_timeout = 5000'); // the CLI and the server write to one file
-  // SQLite's own default page cache (2 MB), not better-sqlite3's 16 MB: the server's reads are
-  // few and small (they are cached above the store), while the ledger's appends would fill a
-  // larger cache page by page — a long-running server's RSS rose by that much.
-  raw.pragma('cache_size = -2000');
 }
 
 class SqliteStore implements Store {
