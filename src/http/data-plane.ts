@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { performance } from 'node:perf_hooks';
 import type { Principal } from '../proxy/authenticate.js';
 import { upstreamPathOf } from '../proxy/path.js';
-import { type ProxyDeps, type RouteContext, proxyRequest } from '../proxy/route.js';
+import { type ProxyDeps, type RouteContext, bodyBytes, proxyRequest } from '../proxy/route.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
 import type { AccessLog } from '../shared/access-log.js';
 import type { Logger } from '../shared/logger.js';
@@ -44,10 +44,8 @@ class Call implements RouteContext {
   pathAndQuery = '';
   relay: RouteContext['relay'];
   #principal: Principal | undefined;
-  /** Kept: the request lets go of its socket once the answer is done. */
-  readonly #socket: IncomingMessage['socket'];
-  readonly #readAtStart: number;
-  readonly #writtenAtStart: number;
+  /** Bytes of an error answer's body (an answer from the upstream counts its own: relay.bytesOut). */
+  #errorBytes = 0;
 
   constructor(
     private readonly deps: DataPlaneDeps,
@@ -56,9 +54,6 @@ class Call implements RouteContext {
   ) {
     this.reqId = deps.nextId();
     this.extra = { 'x-request-id': this.reqId };
-    this.#socket = req.socket;
-    this.#readAtStart = this.#socket.bytesRead;
-    this.#writtenAtStart = this.#socket.bytesWritten;
     deps.inFlight?.enter();
     res.on('close', this.#closed);
   }
@@ -80,20 +75,19 @@ class Call implements RouteContext {
   };
 
   fail = (err: unknown): void => {
-    answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
+    this.#errorBytes = answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
   };
 
   readonly #closed = (): void => {
     this.relay?.clientClosed();
     const { req, res, deps } = this;
-    const socket = this.#socket;
     const p = this.#principal;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     deps.access.write({
       reqId: this.reqId, userId: p?.user.id, tokenId: p?.token.id, upstream: p?.upstream.name,
       method: req.method, path: q === -1 ? url : url.slice(0, q), status: res.statusCode, ms: Math.round(performance.now() - this.startedAt),
-      bytesIn: socket.bytesRead - this.#readAtStart, bytesOut: socket.bytesWritten - this.#writtenAtStart, upstreamRequestId: this.relay?.upstreamRequestId,
+      bytesIn: bodyBytes(req), bytesOut: (this.relay?.bytesOut ?? 0) + this.#errorBytes, upstreamRequestId: this.relay?.upstreamRequestId,
     });
     deps.inFlight?.leave();
     // A connection that falls idle during shutdown would otherwise wait out its keep-alive.
@@ -101,18 +95,20 @@ class Call implements RouteContext {
   };
 }
 
-/** An error as an answer in OpenAI's envelope; mid-answer, the connection is cut instead. */
-function answerError(logger: Logger, reqId: string, req: IncomingMessage, res: ServerResponse, extra: Record<string, string>, error: unknown): void {
+/** An error as an answer in OpenAI's envelope (returns its body's bytes); mid-answer, the connection is cut instead. */
+function answerError(logger: Logger, reqId: string, req: IncomingMessage, res: ServerResponse, extra: Record<string, string>, error: unknown): number {
   const err = isSoakpError(error) ? error : new SoakpError('internal_error', 'The proxy failed to handle the request.', { cause: error });
   if (err.status >= 500) logger.error({ reqId, err: error }, 'request failed');
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   const text = JSON.stringify(toEnvelope(err).body);
-  const headers: Record<string, string | number> = { ...err.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': extra['x-request-id'] as string };
+  const length = Buffer.byteLength(text);
+  const headers: Record<string, string | number> = { ...err.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': length, 'x-request-id': extra['x-request-id'] as string };
   // A refused request whose body was not read (413, or refused before forwarding) would leave
   // the client writing into a socket nobody reads: answer, then close the connection.
   if (!req.complete || extra.connection) headers.connection = 'close';
   res.writeHead(err.status, headers).end(text);
+  return length;
 }

@@ -79,7 +79,7 @@ export class StreamFacts {
         if (n < this.#reportedAt) return; // what was reported on the way is newer
         if (search && !data.hasObjectField('usage')) continue;
         left--;
-        const value = data.value();
+        const value = data.facts();
         const usage = usageOf(value);
         if (!usage) continue;
         this.reported = usage;

@@ -28,7 +28,10 @@ export class Relay implements Dispatcher.DispatchHandler {
   #ended = false;
   /** The upstream's request id, for the access log. */
   upstreamRequestId: string | undefined;
+  /** Bytes of the answer's body written to the client (counted here: a socket's byte getters cost more than the count). */
+  bytesOut = 0;
   readonly #push = (bytes: Buffer): void => {
+    this.bytesOut += bytes.length;
     if (!this.res.write(bytes)) this.#pause();
   };
   readonly #drained = (): void => {

@@ -48,15 +48,20 @@ export function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerR
   }
 }
 
+/** The request body's declared size (a chunked body declares none: 0). */
+export function bodyBytes(req: IncomingMessage): number {
+  const length = Number(req.headers['content-length'] ?? 0);
+  return Number.isSafeInteger(length) && length > 0 ? length : 0;
+}
+
 function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext, a: Admitted): void {
-  const socket = req.socket;
-  const written = socket.bytesWritten; // HTTP/1.1 answers a socket's requests in order: the delta is ours
-  const bytesIn = Number(req.headers['content-length'] ?? 0);
-  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: socket.bytesWritten - written });
-  if (socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
+  const bytesIn = bodyBytes(req);
+  let relay: Relay | undefined;
+  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: relay?.bytesOut ?? 0 });
+  if (req.socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
   // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
   ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
-  const relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
+  relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
   ctx.relay = relay;
   try {
     deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);

@@ -16,6 +16,8 @@ interface Row {
   completion_tokens: number;
   cost_micros: number;
   source: string;
+  bytes_in: number;
+  bytes_out: number;
 }
 
 describe('the usage ledger and the usage report', () => {
@@ -24,6 +26,8 @@ describe('the usage ledger and the usage report', () => {
   let env: NodeJS.ProcessEnv;
   let token: string;
   const rows: Row[] = [];
+  /** The plain request's body as the upstream got it, and its answer's body as the client got it. */
+  const plainBytes = { in: 0, out: 0 };
 
   beforeAll(async () => {
     temp = tempDir();
@@ -34,7 +38,9 @@ describe('the usage ledger and the usage report', () => {
     const server = await soakp.listen({ host: '127.0.0.1', port: 0 });
     const client = new OpenAI({ apiKey: token, baseURL: `${server.url}/v1`, maxRetries: 0 });
     // Plain: the upstream reports usage (5 prompt, 3 completion).
-    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }] });
+    const plain = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }] }).asResponse();
+    plainBytes.out = (await plain.arrayBuffer()).byteLength;
+    plainBytes.in = upstream.requests.at(-1)?.body.length ?? -1;
     // Streamed without reported usage: the delivered text is counted.
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stream' }], stream: true });
     for await (const _ of stream) void _;
@@ -56,7 +62,7 @@ describe('the usage ledger and the usage report', () => {
     await server.close(); // flushes the ledger: nothing queued is lost
     await soakp.close();
     const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
-    rows.push(...(db.prepare('SELECT model, endpoint, status, prompt_tokens, completion_tokens, cost_micros, source FROM usage ORDER BY id').all() as Row[]));
+    rows.push(...(db.prepare('SELECT model, endpoint, status, prompt_tokens, completion_tokens, cost_micros, source, bytes_in, bytes_out FROM usage ORDER BY id').all() as Row[]));
     db.close();
   });
 
@@ -77,6 +83,14 @@ describe('the usage ledger and the usage report', () => {
     expect(aborted.completion_tokens).toBeGreaterThan(0); // never charged for nothing
     expect(aborted.completion_tokens).toBeLessThan(streamed.completion_tokens);
     expect(failed).toMatchObject({ endpoint: 'other', status: 429 });
+  });
+
+  it('records the bytes of the request body and of the answer body', () => {
+    expect(plainBytes.in).toBeGreaterThan(0);
+    expect(plainBytes.out).toBeGreaterThan(0);
+    expect(rows[0]).toMatchObject({ bytes_in: plainBytes.in, bytes_out: plainBytes.out });
+    expect(rows[3]?.bytes_in).toBe(0); // a GET has no body
+    expect(rows[3]?.bytes_out).toBeGreaterThan(0);
   });
 
   it('reports usage by user, model and day, as JSON', async () => {

@@ -27,11 +27,8 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
     // A failed authentication: a security event, aggregated in memory until flushed.
     expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: 'Bearer sk-soakp-wrong' } })).status).toBe(401);
     upstream.hold();
-    const inFlight = fetch(`${server.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'slow' }] }),
-    });
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'slow' }] });
+    const inFlight = fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
     await upstream.received(1); // the request is inside the proxy, waiting on the upstream
     const exit = server.stop();
     // The process must still be alive and waiting for the request: it has not exited yet.
@@ -39,12 +36,18 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
     upstream.release();
     const res = await inFlight;
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('echo: slow');
+    const answer = await res.text();
+    expect((JSON.parse(answer) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('echo: slow');
     expect(await exit).toBe(0);
     expect(server.output()).toContain('shutting down');
     // Both access lines were written, the last one (batched) while the server stopped.
-    const access = server.output().split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l) as { path: string; status: number });
+    type Line = { path: string; status: number; bytesIn: number; bytesOut: number };
+    const access = server.output().split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l) as Line);
     expect(access.map((l) => [l.path, l.status])).toEqual([['/v1/models', 401], ['/v1/chat/completions', 200]]);
+    // Body bytes each way: the refusal's envelope, the request's JSON and the answer as the client got it.
+    expect(access[0]?.bytesIn).toBe(0);
+    expect(access[0]?.bytesOut).toBeGreaterThan(50);
+    expect(access[1]).toMatchObject({ bytesIn: Buffer.byteLength(body), bytesOut: Buffer.byteLength(answer) });
     // The database was closed cleanly: the WAL was checkpointed into the main file.
     const wal = join(temp.dir, 'soakp.db-wal');
     expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
