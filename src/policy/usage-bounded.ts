@@ -1,5 +1,3 @@
-import { quickFacts } from './usage-quick.js';
-
 /** How much of one JSON answer or one SSE event is kept for reading its usage. */
 export const COLLECT_LIMIT = 4 * 1024 * 1024;
 // Usage sits at the end of OpenAI's objects; this much of the end is kept past the limit.
@@ -78,14 +76,6 @@ export class BoundedBytes {
   /** The kept head as one buffer (no copy when it came in one piece). */
   #whole(): Buffer {
     return this.#head.length === 1 ? (this.#head[0] as Buffer) : Buffer.concat(this.#head);
-  }
-
-  /**
-   * What `usageOf` and `modelOf` read: the top-level `model` and `usage` when a quick read is
-   * sure of them (usage-quick.ts), else the parsed document (`value`).
-   */
-  facts(): unknown {
-    return (!this.#truncated && quickFacts(this.#whole())) || this.value();
   }
 
   /** The parsed document; when it was too large, an object with the `model` and `usage` found in it. */

@@ -79,7 +79,7 @@ export class StreamFacts {
         if (n < this.#reportedAt) return; // what was reported on the way is newer
         if (search && !data.hasObjectField('usage')) continue;
         left--;
-        const value = data.facts();
+        const value = data.value();
         const usage = usageOf(value);
         if (!usage) continue;
         this.reported = usage;

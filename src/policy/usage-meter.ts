@@ -70,7 +70,7 @@ export class JsonMeter extends OpaqueMeter {
   }
 
   override observation(): UsageObservation {
-    const value = this.#body.facts();
+    const value = this.#body.value();
     const usage = usageOf(value);
     const model = modelOf(value);
     if (usage) return { promptTokens: usage.prompt, completionTokens: usage.completion, totalTokens: usage.total, source: 'reported', model };
