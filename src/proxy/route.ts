@@ -22,6 +22,8 @@ export interface RouteContext {
   onPrincipal(principal: Principal): void;
   /** Answers with an error envelope. */
   fail(err: unknown): void;
+  /** The bytes of the envelope `fail` answered with (0 until it did). */
+  readonly errorBytes: number;
   /** Set once the request is forwarded: the client's going away is the relay's to handle then. */
   relay?: Relay;
 }
@@ -57,7 +59,7 @@ export function bodyBytes(req: IncomingMessage): number {
 function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext, a: Admitted): void {
   const bytesIn = bodyBytes(req);
   let relay: Relay | undefined;
-  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: relay?.bytesOut ?? 0 });
+  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: (relay?.bytesOut ?? 0) + ctx.errorBytes });
   if (req.socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
   // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
   ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
