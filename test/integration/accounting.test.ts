@@ -28,6 +28,8 @@ describe('the usage ledger and the usage report', () => {
   const rows: Row[] = [];
   /** The plain request's body as the upstream got it, and its answer's body as the client got it. */
   const plainBytes = { in: 0, out: 0 };
+  /** The envelope soakp answered with when the upstream was down. */
+  let downBytes = -1;
 
   beforeAll(async () => {
     temp = tempDir();
@@ -59,6 +61,10 @@ describe('the usage ledger and the usage report', () => {
     upstream.controls.sseGate = undefined;
     // Failed: the upstream's error passes through and is recorded with its status.
     await fetch(`${server.url}/v1/fail`, { headers: { authorization: `Bearer ${token}` } });
+    // Down: soakp answers 502 with its own envelope, counted as the answer's bytes.
+    await upstream.close();
+    const down = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+    downBytes = down.status === 502 ? (await down.arrayBuffer()).byteLength : -down.status;
     await server.close(); // flushes the ledger: nothing queued is lost
     await soakp.close();
     const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
@@ -72,7 +78,7 @@ describe('the usage ledger and the usage report', () => {
   });
 
   it('records one row per request with how its usage was known', () => {
-    expect(rows).toHaveLength(4);
+    expect(rows).toHaveLength(5);
     const [plain, streamed, aborted, failed] = rows as [Row, Row, Row, Row];
     expect(plain).toMatchObject({ model: 'gpt-4o-mini', endpoint: 'chat', status: 200, prompt_tokens: 5, completion_tokens: 3, source: 'reported' });
     expect(plain.cost_micros).toBe(Math.ceil(5 * 0.15 + 3 * 0.6));
@@ -91,12 +97,14 @@ describe('the usage ledger and the usage report', () => {
     expect(rows[0]).toMatchObject({ bytes_in: plainBytes.in, bytes_out: plainBytes.out });
     expect(rows[3]?.bytes_in).toBe(0); // a GET has no body
     expect(rows[3]?.bytes_out).toBeGreaterThan(0);
+    expect(downBytes).toBeGreaterThan(0);
+    expect(rows[4]).toMatchObject({ status: 502, bytes_in: 0, bytes_out: downBytes });
   });
 
   it('reports usage by user, model and day, as JSON', async () => {
     const byUser = json<Array<Record<string, unknown>>>(await runCli(['usage', '--by', 'user', '--since', '1d', '--json'], env));
     expect(byUser).toEqual([
-      { user: 'u@example.com', requests: 4, promptTokens: expect.any(Number), completionTokens: expect.any(Number), totalTokens: expect.any(Number), costUsd: expect.any(Number) },
+      { user: 'u@example.com', requests: 5, promptTokens: expect.any(Number), completionTokens: expect.any(Number), totalTokens: expect.any(Number), costUsd: expect.any(Number) },
     ]);
     const byModel = json<Array<{ model: string; requests: number }>>(await runCli(['usage', '--by', 'model', '--json'], env));
     expect(byModel.find((r) => r.model === 'gpt-4o-mini')?.requests).toBe(2);
