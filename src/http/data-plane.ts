@@ -45,7 +45,7 @@ class Call implements RouteContext {
   relay: RouteContext['relay'];
   #principal: Principal | undefined;
   /** Bytes of an error answer's body (an answer from the upstream counts its own: relay.bytesOut). */
-  errorBytes = 0;
+  #errorBytes = 0;
 
   constructor(
     private readonly deps: DataPlaneDeps,
@@ -74,8 +74,10 @@ class Call implements RouteContext {
     this.#principal = principal;
   };
 
+  bytesOut = (): number => (this.relay?.bytesOut ?? 0) + this.#errorBytes;
+
   fail = (err: unknown): void => {
-    this.errorBytes = answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
+    this.#errorBytes = answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
   };
 
   readonly #closed = (): void => {
@@ -87,7 +89,7 @@ class Call implements RouteContext {
     deps.access.write({
       reqId: this.reqId, userId: p?.user.id, tokenId: p?.token.id, upstream: p?.upstream.name,
       method: req.method, path: q === -1 ? url : url.slice(0, q), status: res.statusCode, ms: Math.round(performance.now() - this.startedAt),
-      bytesIn: bodyBytes(req), bytesOut: (this.relay?.bytesOut ?? 0) + this.errorBytes, upstreamRequestId: this.relay?.upstreamRequestId,
+      bytesIn: bodyBytes(req), bytesOut: this.bytesOut(), upstreamRequestId: this.relay?.upstreamRequestId,
     });
     deps.inFlight?.leave();
     // A connection that falls idle during shutdown would otherwise wait out its keep-alive.

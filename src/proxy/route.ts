@@ -22,8 +22,8 @@ export interface RouteContext {
   onPrincipal(principal: Principal): void;
   /** Answers with an error envelope. */
   fail(err: unknown): void;
-  /** The bytes of the envelope `fail` answered with (0 until it did). */
-  readonly errorBytes: number;
+  /** Bytes of the answer's body written so far: the relay's, or soakp's error envelope. */
+  bytesOut(): number;
   /** Set once the request is forwarded: the client's going away is the relay's to handle then. */
   relay?: Relay;
 }
@@ -58,12 +58,11 @@ export function bodyBytes(req: IncomingMessage): number {
 
 function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext, a: Admitted): void {
   const bytesIn = bodyBytes(req);
-  let relay: Relay | undefined;
-  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: (relay?.bytesOut ?? 0) + ctx.errorBytes });
+  const measure = () => ({ durationMs: Math.round(performance.now() - ctx.startedAt), bytesIn, bytesOut: ctx.bytesOut() });
   if (req.socket.destroyed) return a.finish(NO_USAGE, { status: 499, ...measure() }); // it left while we decided
   // Server-Timing (W3C): the proxy's own time, from the request's arrival to the upstream call.
   ctx.extra['server-timing'] = `soakp;dur=${(performance.now() - ctx.startedAt).toFixed(2)}`;
-  relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
+  const relay = new Relay(a, req, res, ctx.extra, ctx.closing, measure, ctx.fail);
   ctx.relay = relay;
   try {
     deps.forwarder.dispatch({ upstream: a.principal.upstream, key: a.principal.key, method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: a.headers, body: a.body }, relay);
