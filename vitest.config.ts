@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.mjs'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: files in parallel threads are plenty; each test makes its own temp data dir.

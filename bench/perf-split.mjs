@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { firstJsonLine, onCleanup, runMain, stop, track } from './children.mjs';
 import { BODIES, runLoad } from './load.mjs';
+import { parseReport } from './perf-report.mjs';
 import { freePort, hasProgram, pinSelf, spawnPinned } from './proc.mjs';
 import { distHash, machineInfo } from './machine.mjs';
 import { startSoakp } from './soakp.mjs';
@@ -31,16 +32,8 @@ const PERF_ARGS = ['-e', 'cpu-clock', '-F', String(FREQUENCY)];
 
 /** perf's report of one recording: `sort` keys → samples. */
 function report(file, sort) {
-  const out = execFileSync('perf', ['report', '-i', file, '--no-children', '-n', '--sort', sort, '--stdio'], { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  const rows = new Map();
-  for (const line of out.split('\n')) {
-    const m = /^\s*[\d.]+%\s+(\d+)\s+(.*?)\s*$/.exec(line);
-    if (!m) continue;
-    // A compiled function's name carries its tier (*, ^, ~) and the file's absolute address.
-    const key = m[2].replace(/^\[\.\]\s+/, '').replace(/^(JS:)[*^~+]?/, '$1').replace(/file:\/\/\S*?\/(dist|bench)\//, '$1/').replace(/\S*node_modules\//, '').replace(/\[JIT\] tid \d+/, '[JIT]');
-    rows.set(key, (rows.get(key) ?? 0) + Number(m[1]));
-  }
-  return rows;
+  const args = ['report', '-i', file, '--no-children', '-n', '--sort', sort, '--stdio'];
+  return parseReport(execFileSync('perf', args, { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
 }
 
 /** Samples `pid` for SECONDS while the load runs; the recording and the requests a second. */
