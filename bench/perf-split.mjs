@@ -27,6 +27,7 @@ const { values: opt } = parseArgs({
   },
 });
 const SECONDS = Math.min(60, Math.max(3, Number(opt.seconds)));
+const ROUNDS = Math.max(1, Number(opt.rounds));
 const FREQUENCY = 4000;
 const PERF_ARGS = ['-e', 'cpu-clock', '-F', String(FREQUENCY)];
 
@@ -57,10 +58,11 @@ async function main() {
   const { port: upstreamPort } = await firstJsonLine(up);
   const s = await startSoakp({ dir: join(tmp, 'soakp'), port: await freePort(), upstreamPort, upstreamKey: UPSTREAM_KEY, cpu: 0, nodeArgs });
   const bare = track(spawnPinned(0, process.execPath, [...nodeArgs, join(HERE, 'bare.mjs'), `http://127.0.0.1:${upstreamPort}`, UPSTREAM_KEY], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  // V8 writes /tmp/perf-<pid>.map for perf (0.3–0.6 MB a run); they are of no use once it is over.
+  for (const pid of [s.pid, bare.pid]) onCleanup(() => rmSync(`/tmp/perf-${pid}.map`, { force: true }));
   const targets = [{ name: 'soakp', pid: s.pid, port: s.port, token: s.token }, { name: 'bare', pid: bare.pid, port: (await firstJsonLine(bare)).port, token: 'sk-soakp-unused' }];
   for (const t of targets) await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body: BODIES[opt.body], token: t.token, connections: 32, seconds: 5, cpu: 1, tmpDir: tmp });
   const by = { soakp: { dso: new Map(), sym: new Map(), us: 0 }, bare: { dso: new Map(), sym: new Map(), us: 0 } };
-  const ROUNDS = Math.max(1, Number(opt.rounds));
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of round % 2 ? [...targets].reverse() : targets) {
       const r = await sample(t, tmp, round);
@@ -90,7 +92,7 @@ async function main() {
 function table(by, top) {
   const lines = [];
   const log = (text) => lines.push(text);
-  log(`${opt.body} at c=${opt.connections}, ${opt.rounds} × ${SECONDS} s each, perf cpu-clock samples; µs per request (a sampled core's time ÷ requests)\n`);
+  log(`${opt.body} at c=${opt.connections}, ${ROUNDS} × ${SECONDS} s each, perf cpu-clock samples; µs per request (a sampled core's time ÷ requests)\n`);
   log(`| layer | soakp | bare | soakp − bare |\n| --- | ---: | ---: | ---: |`);
   const row = (k, a, b) => `| ${k} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a - b).toFixed(1)} |`;
   const layers = [...new Set([...by.soakp.dso.keys(), ...by.bare.dso.keys()])].map((k) => [k, by.soakp.dso.get(k) ?? 0, by.bare.dso.get(k) ?? 0]).filter(([, a, b]) => a + b >= 0.1);
