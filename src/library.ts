@@ -4,6 +4,7 @@ import type { Overrides } from './config/load.js';
 import { type RunningServer, startServer } from './http/server.js';
 import { type Runtime, openRuntime, servicesOf } from './main.js';
 import { type Policies, createPolicies } from './policy/create.js';
+import { type Inspection, inspectionOf } from './policy/inspection.js';
 import { Authenticator } from './proxy/authenticate.js';
 import { type ExchangeDeps, exchange } from './proxy/exchange.js';
 import { upstreamPathOf } from './proxy/path.js';
@@ -24,6 +25,7 @@ export class Soakp {
   readonly #auth: Authenticator;
   readonly #forwarder: Forwarder;
   #policies: Policies | undefined;
+  #inspection: Inspection | undefined;
 
   private constructor(rt: Runtime) {
     this.#rt = rt;
@@ -95,7 +97,7 @@ export class Soakp {
 
   #exchangeDeps(): ExchangeDeps {
     this.#policiesNow();
-    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspectLimit: this.#rt.config.budgets.inspectLimit };
+    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspection: (this.#inspection ??= inspectionOf(this.#rt.config)) };
   }
 
   async close(): Promise<void> {

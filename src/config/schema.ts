@@ -21,6 +21,8 @@ const upstream = v.pipe(
     baseUrl: v.optional(httpUrl),
     auth: v.optional(oneOf(AUTH_STYLES)),
     headers: v.optional(dict(named(/^[A-Za-z0-9-]+$/, 'header names are letters, digits and -'), text)),
+    /** Pass callers' OpenAI-Organization and OpenAI-Project headers (off: the key's defaults apply). */
+    forwardOrganization: v.optional(flag),
   }),
   v.check((u) => u.preset !== undefined || u.baseUrl !== undefined, 'give a baseUrl or a preset'),
 );
@@ -47,6 +49,12 @@ const configSchema = mapping({
       headersTimeout: duration('30s'),
       /** Time a client may take to send its whole request, body included. */
       requestTimeout: duration('15m'),
+      /** Bytes all request bodies being read for policies may hold together (past it: 503). */
+      inspectTotal: size('256mb'),
+      /** Slowest a body being read for policies may arrive, in bytes a second (`0b`: no minimum). */
+      minBodyRate: size('64kb'),
+      /** Time a body may take before the minimum rate applies. */
+      minBodyRateAfter: duration('10s'),
     }),
     {},
   ),
@@ -82,6 +90,11 @@ const configSchema = mapping({
        * streams without reported usage are counted with a tokenizer instead.
        */
       requestStreamUsage: v.optional(flag, false),
+      /**
+       * Paths soakp cannot meter (not an OpenAI endpoint family it knows) for tokens with a
+       * budget, a TPM limit or a model or endpoint scope: `refuse` (403) or `allow` unmetered.
+       */
+      unknownEndpoints: v.optional(oneOf(['refuse', 'allow'] as const), 'refuse'),
     }),
     {},
   ),

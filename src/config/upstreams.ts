@@ -7,6 +7,8 @@ export interface Upstream {
   readonly baseUrl: string;
   readonly auth: AuthStyle;
   readonly headers: Readonly<Record<string, string>>;
+  /** Callers' `OpenAI-Organization` and `OpenAI-Project` headers pass (they choose what the key bills). */
+  readonly forwardOrganization?: boolean;
 }
 
 export const PRESETS: Record<string, Omit<Upstream, 'name'>> = {
@@ -31,6 +33,7 @@ export function resolveUpstreams(config: Config): Map<string, Upstream> {
       baseUrl: trimSlash(u.baseUrl ?? base?.baseUrl ?? ''),
       auth: u.auth ?? base?.auth ?? 'bearer',
       headers: { ...base?.headers, ...u.headers },
+      forwardOrganization: u.forwardOrganization,
     });
   }
   return out;

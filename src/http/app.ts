@@ -8,6 +8,7 @@ import type { Upstream } from '../config/upstreams.js';
 import { Authenticator } from '../proxy/authenticate.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Policies } from '../policy/create.js';
+import type { Inspection } from '../policy/inspection.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
 import { accessLog } from '../shared/access-log.js';
 import type { Logger } from '../shared/logger.js';
@@ -28,7 +29,7 @@ export interface AppDeps {
   limits: Config['limits'];
   connectTimeout: number;
   policies: Policies;
-  inspectLimit: number;
+  inspection: Inspection;
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
@@ -105,7 +106,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout));
   const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
   dataPlane = dataPlaneHandler({
-    proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspectLimit: deps.inspectLimit },
+    proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspection: deps.inspection },
     logger: deps.logger,
     access: dataPlaneAccess,
     state,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
 import { createPolicies } from '../policy/create.js';
+import { inspectionOf } from '../policy/inspection.js';
 import { Forwarder } from '../proxy/forward.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
@@ -33,7 +34,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const forwarder = new Forwarder(deps.timeouts);
   const policies = createPolicies(deps.store, deps, deps.logger);
   const state = { closing: false };
-  const { app, auth } = await buildApp({ ...deps, forwarder, policies, connectTimeout: deps.timeouts.connect, inspectLimit: deps.budgets.inspectLimit }, state);
+  const { app, auth } = await buildApp({ ...deps, forwarder, policies, connectTimeout: deps.timeouts.connect, inspection: inspectionOf(deps) }, state);
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {

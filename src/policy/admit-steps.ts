@@ -2,7 +2,7 @@ import { isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BudgetSubject, Budgets, Reservation } from './budget.js';
 import type { FinishFacts, PolicyContext, Ticket } from './engine.js';
-import { exactPrompt, promptFigure } from './prompt.js';
+import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';
 import { RateLimitRefusal } from './rate-limit-headers.js';
 import { usageRow } from './usage-row.js';
 import type { Admission, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
@@ -18,6 +18,8 @@ export interface Worst {
   readonly completion: number;
   readonly text: string | undefined;
   readonly bodyBytes: number;
+  /** A prompt of this many tokens passes no limit or budget (the smallest in tokens, plus one). */
+  readonly promptCap: number;
 }
 
 /** The rate limits, synchronously where the limiter can; a TPM refusal of the prompt's bound is asked again with its exact count. */
@@ -69,8 +71,10 @@ export function reserve(budgets: Budgets, subjects: readonly BudgetSubject[], wo
 /** Asks again with the exact prompt count, when it is below the bound that was refused. */
 async function askExactly<T>(worst: Worst, refusal: unknown, ask: (prompt: number) => Maybe<T>): Promise<T> {
   if (worst.text === undefined) throw refusal;
-  const exact = await exactPrompt(worst.text);
-  if (exact >= worst.prompt) throw refusal;
+  // A long prompt is counted only as far as it could still be admitted.
+  const stopAt = Math.min(worst.prompt, worst.promptCap);
+  const exact = await exactPrompt(worst.text, stopAt);
+  if (exact >= stopAt) throw refusal;
   worst.prompt = exact;
   return ask(exact);
 }
@@ -88,9 +92,21 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
   let finished = false;
   const failed = (err: unknown): void => settling.logger.error({ err, tokenId: ctx.token.id }, 'accounting failed for a request');
   // Called after the answer has gone: accounting must not hold it up or crash it.
+  const track = (later: Promise<void>): void => {
+    const tracked: Promise<void> = later.finally(() => settling.pending.delete(tracked));
+    settling.pending.add(tracked);
+  };
   const settle = (observed: UsageObservation, facts: FinishFacts): void => {
+    const figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.text, worst.bodyBytes) : 0;
+    // A long prompt is counted a slice at a time; its row waits for the count.
+    if (figure instanceof Promise) track(figure.then((prompt) => settleWith(observed, facts, prompt), (err: unknown) => {
+      failed(err);
+      settleWith(observed, facts, promptFigure(undefined, worst.bodyBytes));
+    }));
+    else settleWith(observed, facts, figure);
+  };
+  const settleWith = (observed: UsageObservation, facts: FinishFacts, prompt: number): void => {
     try {
-      const prompt = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigure(worst.text, worst.bodyBytes) : 0;
       const completion = observed.completionTokens;
       const released = admission.release(prompt + completion);
       if (released) released.catch(failed);
@@ -108,13 +124,10 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
       finished = true;
       if (!(observation instanceof Promise)) return settle(observation, facts);
       // A count that failed still settles (with nothing observed): limits and budgets are released.
-      const later: Promise<void> = observation
-        .then((o) => settle(o, facts), (err: unknown) => {
-          failed(err);
-          settle(UNOBSERVED, facts);
-        })
-        .finally(() => settling.pending.delete(later));
-      settling.pending.add(later);
+      track(observation.then((o) => settle(o, facts), (err: unknown) => {
+        failed(err);
+        settle(UNOBSERVED, facts);
+      }));
     },
   };
 }

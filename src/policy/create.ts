@@ -30,7 +30,7 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
   const auditor = new AuditLog(store.audit, logger);
   const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
-  const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage });
+  const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage, unknownEndpoints: config.budgets.unknownEndpoints });
   return {
     engine,
     auditor,

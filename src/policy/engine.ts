@@ -4,7 +4,7 @@ import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
-import { METERED, policyView } from './policy-view.js';
+import { METERED, type PolicyView, policyView } from './policy-view.js';
 import { promptBound } from './prompt.js';
 import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
@@ -17,6 +17,8 @@ export interface PolicyContext {
   readonly token: TokenRecord;
   readonly upstream: string;
   readonly family: EndpointFamily;
+  /** The canonical path after /v1, without the query. */
+  readonly path: string;
   readonly source: string | null;
 }
 
@@ -59,6 +61,8 @@ export class PolicyEngine {
       logger: Logger;
       /** The operator allows adding `stream_options.include_usage` to streamed requests. */
       requestStreamUsage?: boolean;
+      /** `allow`: tokens with budgets or scopes may call paths soakp cannot meter (default: refuse). */
+      unknownEndpoints?: 'refuse' | 'allow';
     },
   ) {
     this.#settling = { ledger: deps.ledger, logger: deps.logger, pending: new Set() };
@@ -83,6 +87,10 @@ export class PolicyEngine {
     const { scopes } = policyView(ctx.token, ctx.user);
     if (scopes.upstreams && !scopes.upstreams.includes(ctx.upstream)) this.#deny(ctx, 'upstream_not_allowed', `This token may not use the upstream "${ctx.upstream}".`);
     if (scopes.endpoints && !scopes.endpoints.includes(ctx.family)) this.#deny(ctx, 'endpoint_not_allowed', `This token may not call ${ctx.family} endpoints.`);
+    // Fail closed: a path soakp cannot classify would pass budgets and scopes unmetered.
+    if (ctx.family === 'other' && this.deps.unknownEndpoints !== 'allow' && !scopes.endpoints?.includes('other') && guarded(policyView(ctx.token, ctx.user))) {
+      this.#deny(ctx, 'endpoint_not_metered', `soakp cannot meter or scope /v1${ctx.path.slice(0, 200)}, and this token has a budget, a token limit or a model or endpoint scope. Paths are case-sensitive: use OpenAI's (e.g. /v1/chat/completions).`);
+    }
   }
 
   /** Whether the body must be read first: for a model scope, or to price the worst case. */
@@ -107,6 +115,9 @@ export class PolicyEngine {
   admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Maybe<Ticket> {
     const view = policyView(ctx.token, ctx.user);
     const model = fields.model ?? null;
+    if (fields.unread !== undefined && (view.models || (view.counted && METERED.has(ctx.family)))) {
+      this.#deny(ctx, 'model_unreadable', `The request body is larger than ${fields.unread} bytes, the most soakp reads to find its "model" field, and this token's policy needs it. Send a smaller body, or ask the operator to raise budgets.inspectLimit.`);
+    }
     if (view.models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (view.models && model !== null && !view.models(model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
@@ -116,6 +127,7 @@ export class PolicyEngine {
       metered, model, text, bodyBytes,
       prompt: !metered ? 0 : text !== undefined ? promptBound(text) : Math.ceil(bodyBytes / 3),
       completion: metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0,
+      promptCap: promptCapOf(view),
     };
     const refused = (err: unknown): never => this.#refused(ctx, err);
     try {
@@ -137,8 +149,21 @@ export class PolicyEngine {
     throw err;
   }
 
-  #deny(ctx: PolicyContext, code: 'model_not_allowed' | 'endpoint_not_allowed' | 'upstream_not_allowed', message: string): never {
+  #deny(ctx: PolicyContext, code: 'model_not_allowed' | 'endpoint_not_allowed' | 'upstream_not_allowed' | 'endpoint_not_metered' | 'model_unreadable', message: string): never {
     this.deps.auditor.securityEvent('scope_denied', `token:${ctx.token.id}`, ctx.source, { code });
     throw new SoakpError(code, message);
   }
+}
+
+/** A budget, a token limit or a model or endpoint scope binds the token: what it calls must be metered. */
+function guarded(view: PolicyView): boolean {
+  return view.counted || view.models !== undefined || view.scopes.endpoints !== undefined;
+}
+
+/** One more than the smallest limit in tokens (a budget's or a TPM limit): no prompt that long is admitted. */
+function promptCapOf(view: PolicyView): number {
+  let cap = Infinity;
+  for (const { budget } of view.budgets) if (budget.tokens !== undefined) cap = Math.min(cap, budget.tokens + 1);
+  for (const { limits } of view.rate) if (limits.tpm !== undefined) cap = Math.min(cap, limits.tpm + 1);
+  return cap;
 }

@@ -1,5 +1,8 @@
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
+import { SoakpError } from '../shared/errors.js';
+import { type Inspection, tooSlow } from './inspection.js';
 import type busboy from 'busboy';
 
 /** The request fields policies need. Absent fields are undefined. */
@@ -15,6 +18,8 @@ export interface RequestFields {
   streamWithoutUsage?: boolean;
   /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
   streamUsage?: boolean;
+  /** The body was larger than this many bytes, the most read: its fields are unknown. */
+  unread?: number;
 }
 
 export interface Inspected {
@@ -30,19 +35,30 @@ export interface Inspected {
 /**
  * Reads just enough of a request body to learn its model and token bounds, then hands back a
  * stream that replays those bytes and continues with the rest. JSON is read whole (its
- * fields may come in any order) up to `limit`; multipart only up to the `model` field. A
- * callback, not a promise: it runs on every request whose policy needs the body.
+ * fields may come in any order) up to the inspection limit; multipart only up to the `model`
+ * field. Bytes held count against the cap shared by all requests (503 past it), and a body
+ * that arrives slower than the minimum rate is cut (408). A body declared larger than the
+ * limit is not read at all. A callback, not a promise: it runs on every request whose
+ * policy needs the body.
  */
-export function readBody(raw: Readable, contentType: string, limit: number, done: (err: unknown, inspected?: Inspected) => void): void {
+export function readBody(raw: Readable, contentType: string, declared: number, inspection: Inspection, done: (err: unknown, inspected?: Inspected) => void): void {
+  if (declared > inspection.limit) return done(null, { fields: {}, body: raw, complete: false });
   const multipart = /^multipart\/form-data/i.test(contentType);
   const chunks: Buffer[] = [];
   let size = 0;
   let fields: RequestFields = {};
   const parser = multipart ? multipartModel(contentType, (model) => (fields = { model })) : undefined;
-  const stop = (complete: boolean): void => {
-    raw.off('data', onData).off('end', onEnd).off('error', onError);
-    raw.pause();
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const detach = (): void => {
+    raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    clearTimeout(timer);
     parser?.destroy();
+    inspection.held.give(size);
+  };
+  const stop = (complete: boolean): void => {
+    detach();
+    raw.pause();
     let inspected: Inspected;
     try {
       // Read whole: forwarded as this one buffer, so no replaying stream is needed.
@@ -53,20 +69,35 @@ export function readBody(raw: Readable, contentType: string, limit: number, done
     }
     done(null, inspected);
   };
+  const fail = (err: unknown): void => {
+    detach();
+    raw.pause(); // not destroyed: the refusal is still answered on this connection
+    done(err);
+  };
   const onData = (chunk: Buffer): void => {
+    try {
+      inspection.held.take(chunk.length);
+    } catch (err) {
+      return fail(err);
+    }
     chunks.push(chunk);
     size += chunk.length;
     parser?.write(chunk);
     if (fields.model !== undefined && multipart) stop(true);
-    else if (size > limit) stop(false);
+    else if (size > inspection.limit) stop(false);
+  };
+  // Checked when the body would fall below the minimum rate if nothing more came.
+  const pace = (): void => {
+    const elapsed = performance.now() - started;
+    if (elapsed >= inspection.graceMs && size < (inspection.minRate * elapsed) / 1000) return fail(tooSlow(inspection.minRate));
+    timer = setTimeout(pace, Math.max(inspection.graceMs, (size * 1000) / inspection.minRate) - elapsed + 1);
   };
   const onEnd = (): void => stop(true);
-  const onError = (err: unknown): void => {
-    raw.off('data', onData).off('end', onEnd).off('error', onError);
-    parser?.destroy();
-    done(err);
-  };
-  raw.on('data', onData).on('end', onEnd).on('error', onError);
+  const onError = (err: unknown): void => fail(err);
+  // A client gone before the end: nothing more will come.
+  const onClose = (): void => fail(new SoakpError('client_closed', 'The client closed the connection before sending the whole body.'));
+  raw.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  if (inspection.minRate > 0) timer = setTimeout(pace, inspection.graceMs);
 }
 
 function replay(chunks: Buffer[], rest: Readable): Readable {
@@ -123,19 +154,29 @@ export function jsonFields(body: Buffer): RequestFields {
   return fields;
 }
 
+/** Deeper than any prompt OpenAI accepts; a body nested further is refused, not walked. */
+const MAX_DEPTH = 64;
+
+/** The prompt's text in order, walked with a stack of its own: a deep body cannot overflow the call stack. */
 function promptText(v: Record<string, unknown>): string {
   const parts: string[] = [];
-  const collect = (x: unknown): void => {
+  const stack: Array<[unknown, number]> = [[v.messages ?? v.input ?? v.prompt, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [x, depth] = item;
+    if (depth > MAX_DEPTH) throw tooDeep();
     if (typeof x === 'string') parts.push(x);
-    else if (Array.isArray(x)) x.forEach(collect);
+    else if (Array.isArray(x)) for (let i = x.length - 1; i >= 0; i--) stack.push([x[i], depth + 1]);
     else if (x && typeof x === 'object') {
       const o = x as Record<string, unknown>;
       if (typeof o.text === 'string') parts.push(o.text);
-      if (o.content !== undefined) collect(o.content);
+      if (o.content !== undefined) stack.push([o.content, depth + 1]);
     }
-  };
-  collect(v.messages ?? v.input ?? v.prompt);
+  }
   return parts.join('\n');
+}
+
+function tooDeep(): SoakpError {
+  return new SoakpError('invalid_request', `The request body nests arrays or objects deeper than ${MAX_DEPTH} levels.`);
 }
 
 /**
@@ -144,5 +185,10 @@ function promptText(v: Record<string, unknown>): string {
  */
 export function withStreamUsage(body: Buffer): Buffer {
   const value = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-  return Buffer.from(JSON.stringify({ ...value, stream_options: { include_usage: true } }));
+  try {
+    return Buffer.from(JSON.stringify({ ...value, stream_options: { include_usage: true } }));
+  } catch (err) {
+    if (err instanceof RangeError) throw tooDeep(); // JSON.stringify recurses; its stack is the limit
+    throw err;
+  }
 }

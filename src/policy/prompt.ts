@@ -9,9 +9,40 @@ export function promptBound(text: string): number {
   return Buffer.byteLength(text);
 }
 
-/** The prompt's exact token count, loading the tokenizer first if need be. */
-export function exactPrompt(text: string): Promise<number> {
-  return tokenizerReady() ? Promise.resolve(countText(text)) : loadTokenizer().then((count) => count(text));
+/**
+ * The prompt's token count, loading the tokenizer first if need be. A long text is counted a
+ * slice at a time, each in its own turn of the event loop, so other requests (and /healthz)
+ * are answered meanwhile; slices end before a space, where the encoder splits words anyway.
+ * Counting stops once `stopAt` is reached: the caller only needs to know it is that many.
+ */
+export async function exactPrompt(text: string, stopAt = Infinity): Promise<number> {
+  if (!tokenizerReady()) await loadTokenizer();
+  let total = 0;
+  for (let at = 0; at < text.length && total < stopAt; ) {
+    const end = sliceEnd(text, at);
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    total += countText(text.slice(at, end));
+    at = end;
+  }
+  return total;
+}
+
+/** Characters counted in one turn: a few milliseconds of the tokenizer. */
+const SLICE = 16_384;
+
+function sliceEnd(text: string, at: number): number {
+  if (text.length - at <= SLICE) return text.length;
+  const space = text.lastIndexOf(' ', at + SLICE);
+  if (space > at + SLICE / 2) return space;
+  // No space near: never split a surrogate pair.
+  const end = at + SLICE;
+  const code = text.charCodeAt(end);
+  return code >= 0xdc00 && code <= 0xdfff ? end + 1 : end;
+}
+
+/** The prompt's figure for the ledger when the upstream reported none, without holding the event loop for a long text. */
+export function promptFigureSoon(text: string | undefined, bodyBytes: number): number | Promise<number> {
+  return text !== undefined && text.length > SLICE && tokenizerReady() ? exactPrompt(text) : promptFigure(text, bodyBytes);
 }
 
 /**

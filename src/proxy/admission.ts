@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 import { endpointFamily } from '../domain/policy.js';
 import type { PolicyContext, PolicyEngine, Ticket } from '../policy/engine.js';
 import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from '../policy/inspect.js';
+import type { Inspection } from '../policy/inspection.js';
 import type { UsageObservation } from '../policy/ports.js';
-import { isSoakpError } from '../shared/errors.js';
+import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Authenticator, Principal } from './authenticate.js';
 import type { Forwarder } from './forward.js';
 
@@ -12,7 +13,7 @@ export interface ExchangeDeps {
   auth: Authenticator;
   forwarder: Forwarder;
   policies: PolicyEngine;
-  inspectLimit: number;
+  inspection: Inspection;
 }
 
 /** One request on its way in, from the HTTP route or the library. */
@@ -69,6 +70,7 @@ export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Princ
     answered = true;
     then(err, admitted);
   };
+  if (!FORWARDED_METHODS.has(req.method)) return done(new SoakpError('method_not_allowed', `soakp does not forward ${req.method.slice(0, 20)} requests.`, { headers: { allow: ALLOW } }));
   const q = req.pathAndQuery.indexOf('?');
   const path = q === -1 ? req.pathAndQuery : req.pathAndQuery.slice(0, q);
   const failed = (err: unknown): void => {
@@ -85,6 +87,10 @@ export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Princ
   else authorised(deps, req, path, principal, onPrincipal, done);
 }
 
+// The methods OpenAI's API uses. Others (TRACE echoes the request, key included) never leave.
+const ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS';
+const FORWARDED_METHODS: ReadonlySet<string> = new Set(ALLOW.split(', '));
+
 /** `admit` for callers that await: the admitted request, or a promise of it when a step had to wait. */
 export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p: Principal) => void): Maybe<Admitted> {
   let settled: { err: unknown; admitted?: Admitted } | undefined;
@@ -100,15 +106,16 @@ export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p
 function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: Principal, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
   try {
     onPrincipal?.(principal);
-    const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), source: req.source };
+    const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), path, source: req.source };
     deps.policies.checkRoute(ctx);
     const { body } = req;
     if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: {}, body, complete: true }, done);
     // The library's JSON is whole already; a request body is read (JSON up to the limit).
     if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: jsonFields(body), body, complete: true, whole: body }, done);
-    readBody(body, String(req.headers['content-type'] ?? ''), deps.inspectLimit, (err, inspected) => {
-      if (err) done(err);
-      else admitted(deps, req, principal, ctx, inspected as Inspected, done);
+    readBody(body, String(req.headers['content-type'] ?? ''), Number(req.headers['content-length'] ?? 0), deps.inspection, (err, inspected) => {
+      if (err) return done(err);
+      const read = inspected as Inspected;
+      admitted(deps, req, principal, ctx, read.complete ? read : { ...read, fields: { ...read.fields, unread: deps.inspection.limit } }, done);
     });
   } catch (err) {
     done(err);

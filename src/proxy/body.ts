@@ -10,7 +10,14 @@ import { SoakpError } from '../shared/errors.js';
  */
 export function requestBody(request: IncomingMessage, maxBytes: number): Readable | null {
   const h = request.headers;
-  if (h['transfer-encoding'] !== undefined) return request.pipe(new ByteLimit(maxBytes));
+  if (h['transfer-encoding'] !== undefined) {
+    const limited = request.pipe(new ByteLimit(maxBytes));
+    // A client gone mid-body: whoever reads the limited stream must learn that no end will come.
+    request.once('close', () => {
+      if (!request.complete) limited.destroy();
+    });
+    return limited;
+  }
   const length = h['content-length'] === undefined ? 0 : Number(h['content-length']);
   if (length > maxBytes) throw tooLarge(maxBytes);
   return length > 0 ? request : null;

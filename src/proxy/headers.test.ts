@@ -19,7 +19,6 @@ const KEPT: IncomingHttpHeaders = {
   'content-type': 'application/json',
   'content-length': '42',
   'openai-beta': 'assistants=v2',
-  'openai-organization': 'org-123',
   'user-agent': 'OpenAI/Python 1.40.0',
   accept: 'text/event-stream',
   'x-stainless-lang': 'python',
@@ -59,6 +58,9 @@ const REMOVED: IncomingHttpHeaders = {
   host: 'soakp.local:3000',
 };
 
+/** Headers that choose what the operator's key bills: dropped unless the upstream allows them. */
+const ORGANIZATION: IncomingHttpHeaders = { 'openai-organization': 'org-other', 'openai-project': 'proj_other', openai_project: 'proj_x' };
+
 /** Underscore spellings of the credential and forwarding headers, which CGI/WSGI-style servers fold into the hyphenated ones. */
 const REMOVED_UNDERSCORE: IncomingHttpHeaders = {
   api_key: CALLER,
@@ -88,6 +90,15 @@ describe('upstreamRequestHeaders', () => {
     expect(Object.keys(out).sort()).toEqual([...Object.keys(KEPT), 'accept-encoding', 'x-api-key'].sort());
     expect(JSON.stringify(out)).not.toContain('CALLER');
     expect(JSON.stringify(out)).not.toContain('mallory');
+  });
+
+  it('drops the organisation and project headers unless the upstream allows them, and never lets them replace its own', () => {
+    const dropped = upstreamRequestHeaders({ ...KEPT, ...ORGANIZATION }, upstream(), key());
+    for (const name of Object.keys(ORGANIZATION)) expect(dropped, name).not.toHaveProperty(name);
+    const allowed = upstreamRequestHeaders({ ...KEPT, ...ORGANIZATION }, { ...upstream(), forwardOrganization: true }, key());
+    for (const [name, value] of Object.entries(ORGANIZATION)) expect(allowed[name], name).toBe(value);
+    const own = upstreamRequestHeaders({ ...ORGANIZATION }, upstream('bearer', { 'OpenAI-Organization': 'org-operator' }), key());
+    expect(own['openai-organization']).toBe('org-operator');
   });
 
   it('removes underscore spellings of credential and forwarding headers', () => {

@@ -15,6 +15,7 @@ const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
 
 // The caller's credentials and identity, and what would tell the upstream about our network.
 const PRIVATE = new Set(['authorization', 'api-key', 'x-api-key', 'cookie', 'forwarded', 'x-real-ip', 'via', 'expect']);
+const ORGANIZATION = new Set(['openai-organization', 'openai-project']);
 const PRIVATE_PREFIX = /^(x[-_]openwebui[-_]|x[-_]forwarded[-_]|x[-_]soakp[-_])/;
 
 /** What an upstream adds to every request: its own headers, lower-cased, and the key's header. Built once per upstream and key. */
@@ -32,7 +33,8 @@ function upstreamEntries(upstream: Upstream, key: Secret<string>): Array<[string
 
 /**
  * Headers for the upstream: everything the caller sent, less hop-by-hop headers (including
- * any named in `Connection:`), credentials, identity and forwarding headers; then — after
+ * any named in `Connection:`), credentials, identity and forwarding headers, and the
+ * organisation and project headers unless the upstream allows them; then — after
  * removal, so nothing can override it — the upstream's own headers and the real key.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstream: Upstream, key: Secret<string>): Record<string, string | string[]> {
@@ -45,6 +47,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstream: 
     if (value === undefined || HOP_BY_HOP.has(canon) || PRIVATE.has(canon)) continue;
     if (listed && (listed.has(name) || listed.has(canon))) continue;
     if (canon.charCodeAt(0) === 0x78 /* x */ && PRIVATE_PREFIX.test(canon)) continue;
+    // They would steer the operator's key to another organisation or project it belongs to.
+    if (canon.charCodeAt(0) === 0x6f /* o */ && ORGANIZATION.has(canon) && !upstream.forwardOrganization) continue;
     out[name] = value;
   }
   // Answers come back uncompressed so the usage in them can be read for accounting and

@@ -27,6 +27,16 @@ describe('upstreamPathOf', () => {
     // The query string is kept byte for byte, even what the path may not contain.
     ['/v1/x?p=../..&q=%2F&r=%5c&s=%zz&t=\\', '/x?p=../..&q=%2F&r=%5c&s=%zz&t=\\'],
     ['/v1/x?a=1?b=2', '/x?a=1?b=2'],
+    // One canonical spelling, judged and forwarded alike.
+    ['/v1/%63hat/completions', '/chat/completions'],
+    ['/v1/%63%68%61%74/%63ompletions?x=%63', '/chat/completions?x=%63'],
+    ['/v1//chat/completions', '/chat/completions'],
+    ['/v1/chat///completions//', '/chat/completions/'],
+    ['/v1//', '/'],
+    ['/v1/models/ft%3agpt-4o', '/models/ft%3Agpt-4o'],
+    ['/v1/a%2Db%5F%7E%2e', '/a-b_~.'],
+    ['/v1/files/%E2%82%AC', '/files/%E2%82%AC'],
+    ['/v1/CHAT/completions', '/CHAT/completions'],
   ])('maps %j to %j', (url, expected) => {
     expect(upstreamPathOf(url)).toBe(expected);
   });
@@ -59,6 +69,9 @@ describe('upstreamPathOf', () => {
     ['/v1/%2'],
     ['/v1/%e0%a4%a'],
     ['/v1/%ff'],
+    ['/v1/%7f'],
+    ['/v1//%2e%2e//x'],
+    ['/v1/%2E/x'],
     ['/v1/%c0%ae%c0%ae/x'],
   ])('refuses %j as invalid_request', (url) => {
     expect(codeOf(url)).toBe('invalid_request');

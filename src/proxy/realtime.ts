@@ -40,7 +40,7 @@ async function upgrade(auth: Authenticator, policies: PolicyEngine, req: Incomin
     throw err;
   });
   // The same policies as every other request: scopes, and a session holds a concurrency slot while open.
-  const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, source: req.socket.remoteAddress ?? null };
+  const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, path, source: req.socket.remoteAddress ?? null };
   policies.checkRoute(ctx);
   // The session's model comes in the query (`?model=…`), as OpenAI's realtime API takes it.
   const model = new URLSearchParams(pathAndQuery.split('?')[1] ?? '').get('model');
