@@ -29,6 +29,7 @@ export interface AppDeps {
   connectTimeout: number;
   policies: Policies;
   inspectLimit: number;
+  openwebui: Config['openwebui'];
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
