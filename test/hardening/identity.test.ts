@@ -177,6 +177,11 @@ describe('identities and credentials', () => {
       const cli = await runCli(['user', 'add', `${FULLWIDTH_E}ve3@example.com`, '--key', canaryKey(), '--json'], env);
       expect(cli.code).not.toBe(0);
       expect(cli.stderr).toMatch(/NFKC/);
+      const file = `${temp.dir}/import.json`;
+      writeFileSync(file, JSON.stringify([{ email: 'plain@example.com', key: canaryKey() }, { email: `\uFF50lain2@example.com`, key: canaryKey() }]));
+      const imported = await runCli(['import', file, '--json'], env);
+      expect(imported.code).toBe(2);
+      expect(imported.stderr).toMatch(/entry 2: .*NFKC/);
       const api = await fetch(`${server.url}/api/keys`, {
         method: 'POST',
         headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
