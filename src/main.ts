@@ -57,5 +57,6 @@ export function servicesOf(rt: Runtime) {
   return {
     store, vault, upstreams, logger, defaultUpstream: config.defaultUpstream, limits: config.limits, timeouts: config.timeouts,
     rateLimits: config.rateLimits, budgets: config.budgets, prices: config.prices,
+    openwebui: config.openwebui,
   };
 }

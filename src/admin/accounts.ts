@@ -1,6 +1,6 @@
 import type { Upstream } from '../config/upstreams.js';
 import type { Auditor } from '../policy/ports.js';
-import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
+import { emailKey, normaliseEmail, validateUpstreamKey } from '../domain/email.js';
 import { type Policy, isEmptyPolicy } from '../domain/policy.js';
 import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
 import { SoakpError } from '../shared/errors.js';
@@ -137,8 +137,10 @@ export class Accounts {
   }
 
   async user(email: string): Promise<User> {
-    const user = await this.deps.store.users.byEmail(normaliseEmail(email));
-    if (!user) throw new SoakpError('user_not_found', `No user with email ${normaliseEmail(email)}.`);
+    // Looked up as stored, without the checks for new addresses: an older account stays manageable.
+    const key = emailKey(email);
+    const user = await this.deps.store.users.byEmail(key);
+    if (!user) throw new SoakpError('user_not_found', `No user with email ${key}.`);
     return user;
   }
 

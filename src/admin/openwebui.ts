@@ -1,4 +1,3 @@
-import { normaliseEmail } from '../domain/email.js';
 import { SoakpError } from '../shared/errors.js';
 import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
 import type { Accounts } from './accounts.js';
@@ -27,7 +26,7 @@ export async function connectOpenWebUI(accounts: Accounts, input: ConnectInput):
     throw new SoakpError('invalid_request', 'The JWT secret must be at least 32 characters (HS256 needs a 256-bit key).');
   }
   const options: OpenWebUIOptions = { trustEmailHeader: Boolean(input.trustEmailHeader), jwt: Boolean(secret), upstream: accounts.upstreamName(input.upstream) };
-  if (input.modelsUser !== undefined) options.modelsUser = (await accounts.user(normaliseEmail(input.modelsUser))).email;
+  if (input.modelsUser !== undefined) options.modelsUser = (await accounts.user(input.modelsUser)).email;
   const { store, vault } = accounts.deps;
   const issued = await store.transaction(async (tx) => {
     const issued = await issueToken(tx, vault, { kind: 'openwebui', userId: null, name: input.name ?? 'open-webui', options: { ...options } });

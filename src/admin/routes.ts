@@ -55,7 +55,7 @@ export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Pro
 
 /** The id of the active admin token presented, or a refusal. */
 async function requireAdmin(accounts: Accounts, request: FastifyRequest): Promise<string> {
-  const credential = credentialOf(request.headers);
+  const credential = credentialOf(request.headers, request.raw.rawHeaders);
   const { store, vault, auditor } = accounts.deps;
   const hash = isWellFormedToken(credential) ? vault.hashToken(credential) : undefined;
   const token = hash && (await store.tokens.byHash(hash));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { normaliseEmail } from '../domain/email.js';
+import { emailKey } from '../domain/email.js';
 import type { UsageGrouping } from '../domain/usage.js';
 import { parseDuration } from '../shared/duration.js';
 import { SoakpError } from '../shared/errors.js';
@@ -21,8 +21,8 @@ export function registerUsage(program: Command): void {
       await withRuntime(cmd, async (rt, _accounts, g) => {
         let userId: string | undefined;
         if (opts.user !== undefined) {
-          const user = await rt.store.users.byEmail(normaliseEmail(opts.user));
-          if (!user) throw new SoakpError('user_not_found', `No user with email ${normaliseEmail(opts.user)}.`);
+          const user = await rt.store.users.byEmail(emailKey(opts.user));
+          if (!user) throw new SoakpError('user_not_found', `No user with email ${emailKey(opts.user)}.`);
           userId = user.id;
         }
         const rows = (await rt.store.usage.summarize({ since, userId, by })).map((s) => ({

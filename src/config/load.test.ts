@@ -55,6 +55,7 @@ describe('loadConfig defaults', () => {
     expect(config.defaultUpstream).toBe('default');
     expect(config.upstreams).toEqual({});
     expect(config.encryptDatabase).toBe(false);
+    expect(config.openwebui).toEqual({ maxTokenAge: 600_000, clockTolerance: 30_000 });
   });
 
   it('ignores unrelated and empty environment variables', () => {

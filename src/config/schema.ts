@@ -98,6 +98,16 @@ const configSchema = mapping({
     }),
     {},
   ),
+  /** How the JWT that Open WebUI signs for each request (X-OpenWebUI-User-Jwt) is checked. */
+  openwebui: v.optional(
+    mapping({
+      /** Longest a token may live (exp − iat) and oldest it may be: twice Open WebUI's 300 s. */
+      maxTokenAge: duration('600s'),
+      /** How far ahead of this server's clock a token's `iat` may be. */
+      clockTolerance: duration('30s'),
+    }),
+    {},
+  ),
   /** USD per million tokens, by model, over the built-in table (src/policy/prices.ts). */
   prices: v.optional(dict(named(/^[A-Za-z0-9._:/-]{1,100}$/, 'model names are letters, digits and . _ : / -'), price), {}),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SoakpError } from '../shared/errors.js';
-import { normaliseEmail, validateUpstreamKey } from './email.js';
+import { emailKey, identityEmail, normaliseEmail, validateUpstreamKey } from './email.js';
 
 function errorOf(fn: () => unknown): SoakpError {
   try {
@@ -52,6 +52,33 @@ describe('normaliseEmail', () => {
   ])('refuses %s', (_what, input) => {
     const err = errorOf(() => normaliseEmail(input));
     expect(err.code).toBe('invalid_email');
+  });
+});
+
+describe('email addresses and Unicode', () => {
+  const KELVIN = '\u212A';
+
+  it('lower-cases A–Z only: the Kelvin sign is not folded onto "k"', () => {
+    expect(emailKey(`${KELVIN}ate@Example.com`)).toBe(`${KELVIN}ate@example.com`);
+    expect(emailKey('\u00C9lodie@Example.FR')).toBe('\u00C9lodie@example.fr');
+  });
+
+  it.each([
+    ['the Kelvin sign', `${KELVIN}ate@example.com`],
+    ['a fullwidth letter', '\uFF45ve@example.com'],
+    ['a fullwidth capital', '\uFF25VE@example.com'],
+    ['a ligature', 'o\uFB03ce@example.com'],
+    ['a decomposed accent', 'e\u0301lodie@example.fr'],
+  ])('refuses, for new accounts and forwarded identities alike, an address with %s', (_what, input) => {
+    expect(errorOf(() => normaliseEmail(input)).message).toMatch(/NFKC/);
+    expect(errorOf(() => identityEmail(input)).code).toBe('invalid_email');
+    expect(() => emailKey(input)).not.toThrow(); // still looked up, so older accounts can be managed
+  });
+
+  it('keeps other non-ASCII addresses, refusing upper case outside A–Z for new accounts only', () => {
+    expect(normaliseEmail('\u00E9lodie@exemple.fr')).toBe('\u00E9lodie@exemple.fr');
+    expect(errorOf(() => normaliseEmail('\u00C9lodie@exemple.fr')).message).toMatch(/lower case/);
+    expect(identityEmail('\u00C9lodie@exemple.fr')).toBe('\u00C9lodie@exemple.fr');
   });
 });
 

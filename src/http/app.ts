@@ -30,6 +30,7 @@ export interface AppDeps {
   connectTimeout: number;
   policies: Policies;
   inspection: Inspection;
+  openwebui: Config['openwebui'];
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */

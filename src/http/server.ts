@@ -21,6 +21,7 @@ export interface ServerDeps {
   rateLimits: Config['rateLimits'];
   budgets: Config['budgets'];
   prices: Config['prices'];
+  openwebui: Config['openwebui'];
 }
 
 export interface RunningServer {

@@ -22,6 +22,8 @@ export interface Incoming {
   /** The part after /v1, with its query (already checked by upstreamPathOf). */
   pathAndQuery: string;
   headers: IncomingHttpHeaders;
+  /** The headers as received, where there are some: a repeated credential header shows only here. */
+  rawHeaders?: readonly string[];
   body: Readable | Buffer | null;
   /** Where the request came from, for the audit log (an address, or 'library'). */
   source: string | null;
@@ -79,7 +81,7 @@ export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Princ
   };
   let principal: Maybe<Principal>;
   try {
-    principal = deps.auth.authenticate(req.headers, { method: req.method, path });
+    principal = deps.auth.authenticate(req.headers, { method: req.method, path }, req.rawHeaders);
   } catch (err) {
     return failed(err);
   }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/upstreams.js';
 import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
-import { normaliseEmail } from '../domain/email.js';
+import { identityEmail } from '../domain/email.js';
 import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
 import { type TokenRecord, type User, tokenState } from '../domain/types.js';
 import { SoakpError, isSoakpError } from '../shared/errors.js';
@@ -10,7 +10,7 @@ import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
 import { BoundedCache } from './cache.js';
 import { credentialOf } from '../shared/credentials.js';
-import { openWebUIIdentity } from './openwebui.js';
+import { type JwtLifetime, openWebUIIdentity } from './openwebui.js';
 
 /** Who is calling, through which upstream, with which key. */
 export interface Principal {
@@ -26,6 +26,8 @@ export interface AuthDeps {
   vault: Vault;
   upstreams: ReadonlyMap<string, Upstream>;
   defaultUpstream: string;
+  /** The `openwebui` settings: how long an Open WebUI JWT may live. */
+  openwebui: JwtLifetime;
 }
 
 /** What the request asks for: Open WebUI's identity-less model listing is allowed, nothing else. */
@@ -60,10 +62,11 @@ export class Authenticator {
   /**
    * The principal, or the refusal thrown (a promise that rejects with it when the answer
    * needs the store). A token and principal seen before are answered synchronously, from
-   * the caches: a known caller costs two map lookups, no promise.
+   * the caches: a known caller costs two map lookups, no promise. `rawHeaders` (the request's
+   * own, as Node received them) let a repeated credential header be seen: see credentialOf.
    */
-  authenticate(headers: IncomingHttpHeaders, target: Target = { method: 'POST', path: '' }): Principal | Promise<Principal> {
-    const credential = credentialOf(headers);
+  authenticate(headers: IncomingHttpHeaders, target: Target = { method: 'POST', path: '' }, rawHeaders?: readonly string[]): Principal | Promise<Principal> {
+    const credential = credentialOf(headers, rawHeaders);
     const known = this.#tokens.get(credential);
     const token = known ? checked(known) : this.#lookup(credential);
     return token instanceof Promise ? token.then((t) => this.#principalFor(t, headers, target)) : this.#principalFor(token, headers, target);
@@ -77,8 +80,9 @@ export class Authenticator {
 
   async #openWebUI(token: TokenRecord, headers: IncomingHttpHeaders, target: Target): Promise<Principal> {
     const options = token.options as unknown as OpenWebUIOptions;
-    const identity = await openWebUIIdentity(headers, options, (await this.#jwtSecret(token))?.reveal());
-    if (identity.kind === 'email') return this.#principal(token, { email: identity.email });
+    const identity = await openWebUIIdentity(headers, options, (await this.#jwtSecret(token))?.reveal(), this.#deps.openwebui);
+    if (identity.kind === 'email') return this.#principal(token, { email: emailOf(identity.email) });
+    // The models user was looked up when the connection was made: stored as it is.
     if (options.modelsUser && target.method === 'GET' && /^\/models(\/[^/]+)?$/.test(target.path)) {
       return this.#principal(token, { email: options.modelsUser });
     }
@@ -112,6 +116,7 @@ export class Authenticator {
     return secret;
   }
 
+  /** `who.email` is matched exactly: it is an address as stored, or one emailOf has checked. */
   #principal(token: TokenRecord, who: { id: string } | { email: string }): Principal | Promise<Principal> {
     const cacheKey = 'id' in who ? `${token.id}|${who.id}` : `${token.id}|${who.email}`;
     return this.#principals.get(cacheKey) ?? this.#loadPrincipal(token, who, cacheKey);
@@ -119,10 +124,10 @@ export class Authenticator {
 
   async #loadPrincipal(token: TokenRecord, who: { id: string } | { email: string }, cacheKey: string): Promise<Principal> {
     const { store, vault, upstreams, defaultUpstream } = this.#deps;
-    const user = 'id' in who ? await store.users.byId(who.id) : await store.users.byEmail(emailOf(who.email));
+    const user = 'id' in who ? await store.users.byId(who.id) : await store.users.byEmail(who.email);
     if (!user) {
       if ('id' in who) throw invalid();
-      throw new SoakpError('invalid_api_key', `Open WebUI user ${emailOf(who.email)} has no soakp account; add them with \`soakp user add\`.`);
+      throw new SoakpError('invalid_api_key', `Open WebUI user ${who.email} has no soakp account; add them with \`soakp user add\`.`);
     }
     if (user.status !== 'active') throw new SoakpError('user_disabled', 'This user is disabled.');
     const name = typeof token.options.upstream === 'string' ? token.options.upstream : defaultUpstream;
@@ -144,11 +149,15 @@ function checked(token: TokenRecord): TokenRecord {
   return token;
 }
 
+/**
+ * A forwarded identity, lower-cased in A–Z only and matched exactly: one that NFKC would
+ * change (fullwidth letters, the Kelvin sign) is refused, never mapped onto another account.
+ */
 function emailOf(text: string): string {
   try {
-    return normaliseEmail(text);
+    return identityEmail(text);
   } catch (err) {
-    if (isSoakpError(err)) throw new SoakpError('invalid_api_key', 'The forwarded Open WebUI identity is not a valid email address.');
+    if (isSoakpError(err)) throw new SoakpError('invalid_api_key', `The forwarded Open WebUI identity is refused: ${err.message}`);
     throw err;
   }
 }

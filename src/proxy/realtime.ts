@@ -34,8 +34,8 @@ async function upgrade(auth: Authenticator, policies: PolicyEngine, req: Incomin
   const pathAndQuery = upstreamPathOf(req.url ?? '/');
   const path = pathAndQuery.split('?', 1)[0] as string;
   if (!/^\/realtime(\/|$)/.test(path)) throw new SoakpError('not_found', 'WebSocket upgrades are served on /v1/realtime only.');
-  const { headers, protocols } = withKeyFromProtocol(req.headers);
-  const principal = await Promise.resolve().then(() => auth.authenticate(headers, { method: 'GET', path })).catch((err: unknown) => {
+  const { headers, carriers, protocols } = withKeyFromProtocol(req);
+  const principal = await Promise.resolve().then(() => auth.authenticate(headers, { method: 'GET', path }, carriers)).catch((err: unknown) => {
     if (err instanceof SoakpError && err.status === 401) policies.authFailed(req.socket.remoteAddress ?? null);
     throw err;
   });
@@ -81,16 +81,19 @@ async function upgrade(auth: Authenticator, policies: PolicyEngine, req: Incomin
   });
 }
 
-/** Moves a key sent as the `openai-insecure-api-key.<token>` subprotocol into Authorization. */
-function withKeyFromProtocol(headers: IncomingHttpHeaders): { headers: IncomingHttpHeaders; protocols: string[] } {
-  const offered = String(headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+/**
+ * Takes keys sent as `openai-insecure-api-key.<token>` subprotocols out of the offer and
+ * counts each as one more credential carrier (an Authorization header among the raw ones),
+ * so that one beside a different key in a header is refused like any two credentials.
+ */
+function withKeyFromProtocol(req: IncomingMessage): { headers: IncomingHttpHeaders; carriers: readonly string[]; protocols: string[] } {
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
   const keyed = offered.filter((p) => p.startsWith(KEY_PROTOCOL));
   const protocols = offered.filter((p) => !p.startsWith(KEY_PROTOCOL));
-  const copy: IncomingHttpHeaders = { ...headers };
-  delete copy['sec-websocket-protocol'];
-  if (keyed.length === 1 && copy.authorization === undefined) copy.authorization = `Bearer ${(keyed[0] as string).slice(KEY_PROTOCOL.length)}`;
-  else if (keyed.length > 1) throw new SoakpError('invalid_api_key', 'More than one key was offered as a WebSocket subprotocol.');
-  return { headers: copy, protocols };
+  const headers: IncomingHttpHeaders = { ...req.headers };
+  delete headers['sec-websocket-protocol'];
+  const carriers = keyed.length === 0 ? req.rawHeaders : [...req.rawHeaders, ...keyed.flatMap((p) => ['authorization', `Bearer ${p.slice(KEY_PROTOCOL.length)}`])];
+  return { headers, carriers, protocols };
 }
 
 function rawHeaders(raw: string[], drop: string[]): string {

@@ -37,7 +37,7 @@ export function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerR
   try {
     const source = req.socket.remoteAddress ?? null;
     const body = requestBody(req, deps.maxBodySize);
-    admit(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, body, source }, ctx.onPrincipal, (err, admitted) => {
+    admit(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, rawHeaders: req.rawHeaders, body, source }, ctx.onPrincipal, (err, admitted) => {
       if (err) return ctx.fail(err);
       try {
         forward(deps, req, res, ctx, admitted as Admitted);

@@ -67,16 +67,50 @@ describe('credentialOf', () => {
     ['two agree, one differs', { authorization: `Bearer ${TOKEN}`, 'api-key': TOKEN, 'x-api-key': OTHER }],
     ['an empty api-key beside a bearer token', { authorization: `Bearer ${TOKEN}`, 'api-key': '' }],
   ])('refuses different values in different carriers (%s)', (_what, headers) => {
-    expectRefused(headers, 'invalid_api_key');
+    expectRefused(headers, 'conflicting_credentials');
   });
 
   it.each<[string, IncomingHttpHeaders]>([
-    ['api-key twice', { 'api-key': [TOKEN, TOKEN] }],
     ['api-key twice, different', { 'api-key': [TOKEN, OTHER] }],
-    ['x-api-key twice', { 'x-api-key': [TOKEN, OTHER] }],
-    ['authorization twice', { authorization: [`Bearer ${TOKEN}`, `Bearer ${OTHER}`] } as unknown as IncomingHttpHeaders],
-  ])('refuses a duplicated header (%s)', (_what, headers) => {
-    expectRefused(headers, 'invalid_api_key');
+    ['x-api-key twice, different', { 'x-api-key': [TOKEN, OTHER] }],
+    ['authorization twice, different', { authorization: [`Bearer ${TOKEN}`, `Bearer ${OTHER}`] } as unknown as IncomingHttpHeaders],
+  ])('refuses a header repeated with different values (%s)', (_what, headers) => {
+    expectRefused(headers, 'conflicting_credentials');
+  });
+
+  it('accepts a header repeated with the same value', () => {
+    expect(credentialOf({ 'api-key': [TOKEN, TOKEN] })).toBe(TOKEN);
+  });
+
+  describe('from the raw headers, which Node does not merge', () => {
+    // Node keeps the first Authorization in `headers` and drops the rest; only rawHeaders has both.
+    const merged: IncomingHttpHeaders = { authorization: `Bearer ${TOKEN}` };
+
+    it('refuses a second, different Authorization header', () => {
+      const err = (() => {
+        try {
+          credentialOf(merged, ['Authorization', `Bearer ${TOKEN}`, 'authorization', `Bearer ${OTHER}`]);
+        } catch (e) {
+          return e as SoakpError;
+        }
+        throw new Error('expected a refusal');
+      })();
+      expect(err.code).toBe('conflicting_credentials');
+      expect(err.message).not.toContain('CANARY');
+    });
+
+    it('reads carriers in any letter case, repeated with one value, among other headers', () => {
+      const raw = ['Host', 'x', 'AUTHORIZATION', `bearer ${TOKEN}`, 'Api-Key', TOKEN, 'X-API-KEY', ` ${TOKEN}`, 'Content-Type', 'application/json', 'x-api-key', TOKEN];
+      expect(credentialOf(merged, raw)).toBe(TOKEN);
+    });
+
+    it('refuses different api-key values that Node would join into one', () => {
+      expect(() => credentialOf({ 'api-key': `${TOKEN}, ${OTHER}` }, ['api-key', TOKEN, 'API-KEY', OTHER])).toThrow(/different credentials/);
+    });
+
+    it('answers missing_api_key when no carrier is among them', () => {
+      expect(() => credentialOf({}, ['Host', 'x', 'Proxy-Authorization', `Bearer ${TOKEN}`])).toThrow(/didn't provide an API key/);
+    });
   });
 
   it.each<[string, IncomingHttpHeaders]>([
