@@ -91,13 +91,12 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     if (state.closing) closeIdle();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Not ready while a dependency that refuses requests is down, so a load balancer routes elsewhere.
   app.get('/readyz', async (_request, reply) => {
-    try {
-      await deps.store.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
-    }
+    const [store, others] = await Promise.all([deps.store.ping().then(() => [], () => ['store']), deps.policies.unavailable()]);
+    const failing = [...store, ...others];
+    if (failing.length === 0) return { status: 'ready' };
+    return reply.code(503).send({ status: 'unavailable', failing });
   });
   const auth = new Authenticator(deps);
   const dataPlaneAccess = accessLog(access);
