@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
+import { cidrs, dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
@@ -37,6 +37,8 @@ const configSchema = mapping({
   upstreams: v.optional(dict(named(NAME, 'upstream names are lower-case letters, digits, - and _'), upstream), {}),
   logLevel: v.optional(oneOf(LOG_LEVELS), 'info'),
   encryptDatabase: v.optional(flag, false),
+  /** Reverse proxies whose Forwarded / X-Forwarded-* headers name the client (IP ranges). */
+  trustProxy: v.optional(cidrs, []),
   /** Limits that protect the proxy from its callers. */
   limits: v.optional(
     mapping({

@@ -20,6 +20,7 @@ export interface ServerDeps {
   rateLimits: Config['rateLimits'];
   budgets: Config['budgets'];
   prices: Config['prices'];
+  trustProxy: Config['trustProxy'];
 }
 
 export interface RunningServer {
