@@ -45,10 +45,16 @@ const configSchema = mapping({
       // OpenAI accepts uploads up to 512 MB (Uploads API parts, Files API); bodies stream, so
       // this costs no memory — it only stops a caller from tying up a connection without end.
       maxBodySize: size('512mb'),
-      /** Time a client may take to send its request headers (slowloris). */
-      headersTimeout: duration('30s'),
+      /** Time a client may take to send a request's headers, from connecting or from its first byte (slowloris). */
+      headersTimeout: duration('10s'),
       /** Time a client may take to send its whole request, body included. */
       requestTimeout: duration('15m'),
+      /** How long a connection may sit idle between requests before it is closed. */
+      keepAliveTimeout: duration('5s'),
+      /** Open connections in all; over it a new connection is closed at once. */
+      maxConnections: v.optional(whole(1, 1_000_000), 10_000),
+      /** Open connections from one address (trusted proxies excepted: they carry many clients). */
+      maxConnectionsPerAddress: v.optional(whole(1, 1_000_000), 256),
     }),
     {},
   ),

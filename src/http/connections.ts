@@ -1,0 +1,38 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { type TrustedProxies, peerAddress } from '../shared/client-address.js';
+
+export interface ConnectionCaps {
+  /** Open connections in all. */
+  maxConnections: number;
+  /** Open connections from one address that is not a trusted proxy. */
+  maxConnectionsPerAddress: number;
+}
+
+/**
+ * Caps open connections, so that clients holding sockets cannot use up the process's file
+ * descriptors. A connection over a cap is closed at once, unanswered (it has asked nothing
+ * yet); those already open are untouched. Node enforces the total (`maxConnections`); the
+ * per-address count is kept here, by socket peer: when the connection opens no request says
+ * who is behind it. A trusted proxy's connections carry many clients, so they count only
+ * towards the total (the proxy in front is the place to cap each client's connections).
+ */
+export function capConnections(server: Server, caps: ConnectionCaps, proxies: TrustedProxies): void {
+  server.maxConnections = caps.maxConnections;
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = peerAddress(socket);
+    if (address === null || proxies.trusts(address)) return;
+    const count = open.get(address) ?? 0;
+    if (count >= caps.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
