@@ -56,5 +56,7 @@ describe('TrustedProxies', () => {
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': ' ' }, true))).toEqual({ address: '127.0.0.1', secure: true });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9' }))).toEqual({ address: '203.0.113.9', secure: false });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=6.6.6.6' }))).toEqual({ address: '127.0.0.1', secure: false });
+    // A Forwarded header naming no client at all does not count as disagreeing.
+    expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', forwarded: 'proto=https;host=soakp.example' }))).toEqual({ address: '203.0.113.9', secure: true });
   });
 });

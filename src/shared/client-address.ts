@@ -49,9 +49,10 @@ export class TrustedProxies {
     const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
     const peer: Client = { address: peerAddress(socket), secure: socket.encrypted === true };
     if (this.#none || !this.trusts(peer.address)) return peer;
-    const forwarded = headerText(req.headers.forwarded);
+    const forwarded = parseForwarded(headerText(req.headers.forwarded) ?? '');
     const xff = headerText(req.headers['x-forwarded-for']);
-    const fromForwarded = forwarded === undefined ? undefined : this.#walk(peer, parseForwarded(forwarded));
+    // `Forwarded: proto=https` alone (as some proxies send it beside X-Forwarded-For) names no client.
+    const fromForwarded = forwarded.some((hop) => hop.for !== '') ? this.#walk(peer, forwarded) : undefined;
     const fromXff = xff === undefined ? undefined : this.#walk(peer, splitList(xff).map((hop) => ({ for: hop })), splitList(headerText(req.headers['x-forwarded-proto']) ?? ''));
     // A proxy that writes one of the two headers passes the other on as the client sent it:
     // when they disagree, nothing says which is genuine, so the proxy's own address stands.
