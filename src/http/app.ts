@@ -52,7 +52,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // /v1 goes to the data plane's own lean handler; everything else is Fastify's.
-    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits, proxies, (url) => dataPlane !== undefined && isDataPlane(url)),
+    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits, { proxies, logger: deps.logger, selfCounted: (url) => dataPlane !== undefined && isDataPlane(url) }),
     clientErrorHandler,
     genReqId: nextId,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.

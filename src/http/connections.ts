@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { type TrustedProxies, peerAddress } from '../shared/client-address.js';
+import type { Logger } from '../shared/logger.js';
 
 export interface ConnectionCaps {
   /** Open connections in all. */
@@ -17,8 +18,10 @@ export interface ConnectionCaps {
  * who is behind it. A trusted proxy's connections carry many clients, so they count only
  * towards the total (the proxy in front is the place to cap each client's connections).
  */
-export function capConnections(server: Server, caps: ConnectionCaps, proxies: TrustedProxies): void {
+export function capConnections(server: Server, caps: ConnectionCaps, proxies: TrustedProxies, logger?: Logger): void {
   server.maxConnections = caps.maxConnections;
+  const refused = refusals(logger);
+  server.on('drop', () => refused('maxConnections', null));
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket);
@@ -26,6 +29,7 @@ export function capConnections(server: Server, caps: ConnectionCaps, proxies: Tr
     const count = open.get(address) ?? 0;
     if (count >= caps.maxConnectionsPerAddress) {
       socket.destroy();
+      refused('maxConnectionsPerAddress', address);
       return;
     }
     open.set(address, count + 1);
@@ -35,4 +39,23 @@ export function capConnections(server: Server, caps: ConnectionCaps, proxies: Tr
       else open.set(address, left);
     });
   });
+}
+
+/** Refusals are logged at most once per this many ms, with the counts since the last line: a flood must not flood the log. */
+const LOG_EVERY_MS = 10_000;
+
+// A proxy in front that is not listed in trustProxy hits the per-address cap under load: the
+// warning says so, since its clients would otherwise only see the proxy's 502s.
+function refusals(logger: Logger | undefined): (cap: 'maxConnections' | 'maxConnectionsPerAddress', address: string | null) => void {
+  let last = -Infinity;
+  const counts = { maxConnections: 0, maxConnectionsPerAddress: 0 };
+  return (cap, address) => {
+    counts[cap] += 1;
+    const now = Date.now();
+    if (!logger || now - last < LOG_EVERY_MS) return;
+    last = now;
+    logger.warn({ refused: { ...counts }, address: address ?? undefined }, 'connections refused over limits.maxConnections or limits.maxConnectionsPerAddress (behind a reverse proxy, list it in trustProxy)');
+    counts.maxConnections = 0;
+    counts.maxConnectionsPerAddress = 0;
+  };
 }

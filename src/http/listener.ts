@@ -2,6 +2,7 @@ import { type RequestListener, type Server, createServer } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { TrustedProxies } from '../shared/client-address.js';
+import type { Logger } from '../shared/logger.js';
 import { capConnections } from './connections.js';
 
 /**
@@ -11,7 +12,11 @@ import { capConnections } from './connections.js';
  * §15.5.9, 408); a connection idle between requests closes after `keepAliveTimeout`, and open
  * connections are capped (connections.ts). Answers are not timed: a generation streams as long as it takes.
  */
-export function createHttpServer(handler: RequestListener, limits: Config['limits'], proxies: TrustedProxies, selfCounted: (url: string) => boolean = () => false): Server {
+export function createHttpServer(
+  handler: RequestListener,
+  limits: Config['limits'],
+  edge: { proxies: TrustedProxies; logger?: Logger; selfCounted?: (url: string) => boolean },
+): Server {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeout,
@@ -23,8 +28,8 @@ export function createHttpServer(handler: RequestListener, limits: Config['limit
     handler,
   );
   server.timeout = 0;
-  capConnections(server, limits, proxies);
-  trackInFlight(server, selfCounted);
+  capConnections(server, limits, edge.proxies, edge.logger);
+  trackInFlight(server, edge.selfCounted ?? (() => false));
   return server;
 }
 

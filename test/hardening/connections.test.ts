@@ -15,8 +15,12 @@ describe('connections that send nothing are closed, and connections are capped',
   const connections: RawConnection[] = [];
   const masterKey = randomMasterKey();
 
+  /** The server's warnings, as JSON lines. */
+  const warnings: string[] = [];
+  const logger = createLogger('warn', { stream: { write: (line: string) => void warnings.push(line) } });
+
   async function serve(limits: Partial<Config['limits']>, env: NodeJS.ProcessEnv = {}): Promise<string> {
-    const rt = await openRuntime({ flags: { dataDir: temp.dir }, env: { SOAKP_MASTER_KEY: masterKey, ...env }, logger: createLogger('silent') });
+    const rt = await openRuntime({ flags: { dataDir: temp.dir }, env: { SOAKP_MASTER_KEY: masterKey, ...env }, logger });
     runtimes.push(rt);
     const server = await startServer({ ...servicesOf(rt), limits: { ...rt.config.limits, ...limits } }, { host: '127.0.0.1', port: 0 });
     servers.push(server);
@@ -77,6 +81,10 @@ describe('connections that send nothing are closed, and connections are capped',
     const third = open(url, '127.0.0.1');
     expect(await third.closedWithin(3_000)).toBeDefined();
     expect(third.received()).toBe('');
+    // Said once in the log (at most every 10 s), with a hint for a proxy that is not listed.
+    const refusal = warnings.map((l) => JSON.parse(l) as { msg: string; refused?: unknown; address?: string }).filter((l) => l.refused);
+    expect(refusal).toEqual([expect.objectContaining({ refused: { maxConnections: 0, maxConnectionsPerAddress: 1 }, address: '127.0.0.1' })]);
+    expect(refusal[0]?.msg).toMatch(/list it in trustProxy/);
     expect(await a.get('/healthz')).toBe(200);
     // Five in all, from three addresses; a sixth, from a fourth address, is over the total.
     for (const from of ['127.0.0.2', '127.0.0.2', '127.0.0.3']) expect(await open(url, from).get('/healthz')).toBe(200);
