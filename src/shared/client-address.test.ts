@@ -54,6 +54,8 @@ describe('TrustedProxies', () => {
   it('keeps the socket when every hop is trusted or the headers are empty, and the proxy when the two headers disagree', () => {
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '10.0.0.7, 10.0.0.5' }))).toEqual({ address: '10.0.0.7', secure: false });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': ' ' }, true))).toEqual({ address: '127.0.0.1', secure: true });
+    // Without X-Forwarded-Proto, the scheme stays that of the connection soakp received.
+    expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' }, true))).toEqual({ address: '203.0.113.9', secure: true });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9' }))).toEqual({ address: '203.0.113.9', secure: false });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=6.6.6.6' }))).toEqual({ address: '127.0.0.1', secure: false });
     // A Forwarded header naming no client at all does not count as disagreeing.

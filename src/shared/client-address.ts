@@ -53,7 +53,7 @@ export class TrustedProxies {
     const xff = headerText(req.headers['x-forwarded-for']);
     // `Forwarded: proto=https` alone (as some proxies send it beside X-Forwarded-For) names no client.
     const fromForwarded = forwarded.some((hop) => hop.for !== '') ? this.#walk(peer, forwarded) : undefined;
-    const fromXff = xff === undefined ? undefined : this.#walk(peer, splitList(xff).map((hop) => ({ for: hop })), splitList(headerText(req.headers['x-forwarded-proto']) ?? ''));
+    const fromXff = xff === undefined ? undefined : this.#walk(peer, splitList(xff).map((hop) => ({ for: hop })), xfpOf(req));
     // A proxy that writes one of the two headers passes the other on as the client sent it:
     // when they disagree, nothing says which is genuine, so the proxy's own address stands.
     if (fromForwarded && fromXff && fromForwarded.address !== fromXff.address) return peer;
@@ -69,8 +69,8 @@ export class TrustedProxies {
       if (address === undefined) break; // `unknown`, an obfuscated name or garbage: the proxy is all we know
       // The scheme the hop's client used: its own element's proto, else the X-Forwarded-Proto entry
       // in the same position, else the one value a single proxy set.
-      const proto = hop.proto ?? (protos.length === hops.length ? protos[i] : protos.at(-1));
-      client = { address, secure: proto === undefined ? client.secure : proto.toLowerCase() === 'https' };
+      const proto = hop.proto || (protos.length === hops.length ? protos[i] : protos.at(-1));
+      client = { address, secure: proto ? proto.toLowerCase() === 'https' : client.secure };
     }
     return client;
   }
@@ -86,6 +86,11 @@ export function peerAddress(socket: { remoteAddress?: string | undefined }): str
 function headerText(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value.join(',') : value;
   return text === undefined || text.trim() === '' ? undefined : text;
+}
+
+function xfpOf(req: IncomingMessage): string[] {
+  const text = headerText(req.headers['x-forwarded-proto']);
+  return text === undefined ? [] : splitList(text);
 }
 
 function splitList(text: string): string[] {
