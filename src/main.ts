@@ -56,7 +56,7 @@ export function servicesOf(rt: Runtime) {
   const { store, vault, upstreams, logger, config } = rt;
   return {
     store, vault, upstreams, logger, defaultUpstream: config.defaultUpstream, limits: config.limits, timeouts: config.timeouts,
-    rateLimits: config.rateLimits, budgets: config.budgets, prices: config.prices,
+    rateLimits: config.rateLimits, budgets: config.budgets, prices: config.prices, trustProxy: config.trustProxy,
     openwebui: config.openwebui,
   };
 }

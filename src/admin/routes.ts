@@ -33,7 +33,7 @@ const adminOf = new WeakMap<FastifyRequest, string>();
  * The control-plane routes: for now SOAKP's save-key flow, `POST /api/keys`. Changes are
  * audited (when `accounts` has an auditor) as `admin-token:<id>` from the client's address.
  */
-export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, accounts: Accounts, addressOf: (request: FastifyRequest) => string | null = (request) => request.ip): Promise<void> {
   app.post<{ Body: { key: string; upstream?: string; email?: string } }>(
     '/api/keys',
     {
@@ -42,11 +42,11 @@ export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Pro
       bodyLimit: 64 * 1024,
       // Authorise from the headers alone, before the body is read or validated.
       onRequest: async (request) => {
-        adminOf.set(request, await requireAdmin(accounts, request));
+        adminOf.set(request, await requireAdmin(accounts, request, addressOf(request)));
       },
     },
     async (request, reply) => {
-      const as = accounts.as(`admin-token:${adminOf.get(request) ?? 'unknown'}`, request.ip);
+      const as = accounts.as(`admin-token:${adminOf.get(request) ?? 'unknown'}`, addressOf(request));
       const { email, issued } = await saveKey(as, request.body);
       return reply.code(201).send({ token: issued.token.reveal(), tokenId: issued.record.id, email });
     },
@@ -54,13 +54,13 @@ export async function adminRoutes(app: FastifyInstance, accounts: Accounts): Pro
 }
 
 /** The id of the active admin token presented, or a refusal. */
-async function requireAdmin(accounts: Accounts, request: FastifyRequest): Promise<string> {
+async function requireAdmin(accounts: Accounts, request: FastifyRequest, address: string | null): Promise<string> {
   const credential = credentialOf(request.headers, request.raw.rawHeaders);
   const { store, vault, auditor } = accounts.deps;
   const hash = isWellFormedToken(credential) ? vault.hashToken(credential) : undefined;
   const token = hash && (await store.tokens.byHash(hash));
   if (hash && token && sameHash(token.hash, hash) && token.kind === 'admin' && tokenState(token, Date.now()) === 'active') return token.id;
   // Counted per address and written once a minute: a guessing flood costs a few rows, never the credential.
-  auditor?.securityEvent('auth_failed', 'admin-api', request.ip, { route: '/api/keys' });
+  auditor?.securityEvent('auth_failed', 'admin-api', address, { route: '/api/keys' });
   throw new SoakpError('invalid_api_key', 'This route needs an admin token (`soakp admin token`).');
 }

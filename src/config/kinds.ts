@@ -4,6 +4,7 @@
  * when parsed with `abortPipeEarly` (as schema.ts does).
  */
 import * as v from 'valibot';
+import { parseCidr } from '../shared/client-address.js';
 import { parseDuration } from '../shared/duration.js';
 
 export const text = v.string('must be a string');
@@ -86,4 +87,15 @@ export const httpUrl = v.pipe(
   v.transform((u) => u.replace(/[\t\n\r]/g, '')),
   v.regex(/^https?:\/\//i, 'must be an http:// or https:// URL'),
   v.check((u) => !/[?#]/.test(u), 'must not contain a query string or fragment'),
+);
+
+const CIDRS = 'must be IP addresses or CIDRs such as 127.0.0.1/32 or 10.0.0.0/8: a list, or one comma-separated text';
+/** IP ranges, as a list or as comma-separated text (as the environment gives them); empty entries are skipped. */
+export const cidrs = v.pipe(
+  v.union([text, v.array(text)], CIDRS),
+  v.transform((x) => (Array.isArray(x) ? x : x.split(',')).map((s) => s.trim()).filter((s) => s !== '')),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const bad = dataset.typed ? dataset.value.find((s) => parseCidr(s) === undefined) : undefined;
+    if (bad !== undefined) addIssue({ message: `${CIDRS} (${JSON.stringify(bad.slice(0, 60))} is not)` });
+  }),
 );

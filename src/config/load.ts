@@ -26,6 +26,12 @@ function redisFromEnv(raw: Record<string, unknown>, origin: Record<string, strin
   origin.rateLimits = 'from SOAKP_REDIS_URL';
 }
 
+/** SOAKP_TRUST_PROXY sets `trustProxy` (comma-separated CIDRs; no flag carries it). */
+function trustProxyFromEnv(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv): void {
+  const value = nonEmpty(env.SOAKP_TRUST_PROXY);
+  if (value !== undefined) set(raw, origin, 'trustProxy', value, 'from SOAKP_TRUST_PROXY');
+}
+
 const ENV: Record<keyof Omit<Overrides, 'config'>, string> = {
   dataDir: 'SOAKP_DATA_DIR',
   databaseUrl: 'SOAKP_DATABASE_URL',
@@ -56,6 +62,7 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     if (value !== undefined) set(raw, origin, key, typeof value === 'string' ? fromText(key, value) : value, `from --${kebab(key)}`);
   }
   redisFromEnv(raw, origin, env);
+  trustProxyFromEnv(raw, origin, env);
   const { config, issues } = checkConfig(raw);
   for (const issue of issues) {
     const path = issue.path.join('.') || '(top level)';

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
+import { cidrs, dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
@@ -39,16 +39,24 @@ const configSchema = mapping({
   upstreams: v.optional(dict(named(NAME, 'upstream names are lower-case letters, digits, - and _'), upstream), {}),
   logLevel: v.optional(oneOf(LOG_LEVELS), 'info'),
   encryptDatabase: v.optional(flag, false),
+  /** Reverse proxies whose Forwarded / X-Forwarded-* headers name the client (IP ranges). */
+  trustProxy: v.optional(cidrs, []),
   /** Limits that protect the proxy from its callers. */
   limits: v.optional(
     mapping({
       // OpenAI accepts uploads up to 512 MB (Uploads API parts, Files API); bodies stream, so
       // this costs no memory — it only stops a caller from tying up a connection without end.
       maxBodySize: size('512mb'),
-      /** Time a client may take to send its request headers (slowloris). */
-      headersTimeout: duration('30s'),
+      /** Time a client may take to send a request's headers, from connecting or from its first byte (slowloris). */
+      headersTimeout: duration('10s'),
       /** Time a client may take to send its whole request, body included. */
       requestTimeout: duration('15m'),
+      /** How long a connection may sit idle between requests before it is closed. */
+      keepAliveTimeout: duration('5s'),
+      /** Open connections in all; over it a new connection is closed at once. */
+      maxConnections: v.optional(whole(1, 1_000_000), 10_000),
+      /** Open connections from one address (trusted proxies excepted: they carry many clients). */
+      maxConnectionsPerAddress: v.optional(whole(1, 1_000_000), 256),
       /** Bytes all request bodies being read for policies may hold together (past it: 503). */
       inspectTotal: size('256mb'),
       /** Slowest a body being read for policies may arrive, in bytes a second (`0b`: no minimum). */

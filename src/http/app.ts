@@ -1,4 +1,4 @@
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Accounts } from '../admin/accounts.js';
 import { adminRoutes } from '../admin/routes.js';
@@ -11,6 +11,7 @@ import type { Policies } from '../policy/create.js';
 import type { Inspection } from '../policy/inspection.js';
 import { realtimeUpgrade } from '../proxy/realtime.js';
 import { accessLog } from '../shared/access-log.js';
+import { TrustedProxies } from '../shared/client-address.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import type { Vault } from '../vault/vault.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   policies: Policies;
   inspection: Inspection;
   openwebui: Config['openwebui'];
+  /** The `trustProxy` setting: peers whose forwarding headers name the client. */
+  trustProxy: readonly string[];
 }
 
 /** The HTTP application: health, the data plane under /v1, the control plane under /api. */
@@ -46,10 +49,12 @@ const nextId = (): string => `soakp-${ID_PREFIX}${(++requestCount).toString(36)}
 
 export async function buildApp(deps: AppDeps, state: AppState = { closing: false }): Promise<{ app: FastifyInstance; auth: Authenticator }> {
   let dataPlane: RequestListener | undefined; // set below, before the server listens
+  const proxies = new TrustedProxies(deps.trustProxy);
+  const clientOf = proxies.clientOf.bind(proxies);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // /v1 goes to the data plane's own lean handler; everything else is Fastify's.
-    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits, (url) => dataPlane !== undefined && isDataPlane(url)),
+    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), deps.limits, { proxies, logger: deps.logger, selfCounted: (url) => dataPlane !== undefined && isDataPlane(url) }),
     clientErrorHandler,
     genReqId: nextId,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.
@@ -61,6 +66,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
   app.decorateRequest('bytesAtStart', null);
+  app.decorateRequest('client', { getter: function (this: { raw: IncomingMessage }) { return clientOf(this.raw); } });
   // During shutdown, after each answer: a connection that falls idle would otherwise wait out its keep-alive.
   const closeIdle = (): void => void setImmediate(() => app.server.closeIdleConnections());
   app.setErrorHandler(errorHandler);
@@ -93,18 +99,17 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     if (state.closing) closeIdle();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Not ready while a dependency that refuses requests is down, so a load balancer routes elsewhere.
   app.get('/readyz', async (_request, reply) => {
-    try {
-      await deps.store.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
-    }
+    const [store, others] = await Promise.all([deps.store.ping().then(() => [], () => ['store']), deps.policies.unavailable()]);
+    const failing = [...store, ...others];
+    if (failing.length === 0) return { status: 'ready' };
+    return reply.code(503).send({ status: 'unavailable', failing });
   });
   const auth = new Authenticator(deps);
   const dataPlaneAccess = accessLog(access);
   app.addHook('onClose', async () => dataPlaneAccess.close());
-  app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout));
+  app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout, (req) => clientOf(req).address));
   const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
   dataPlane = dataPlaneHandler({
     proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspection: deps.inspection },
@@ -113,8 +118,9 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     state,
     inFlight: inFlightOf(app.server),
     nextId,
+    clientOf,
     answeredWhileClosing: closeIdle,
   });
-  await app.register(async (scope) => adminRoutes(scope, accounts));
+  await app.register(async (scope) => adminRoutes(scope, accounts, (request) => request.client.address));
   return { app, auth };
 }

@@ -5,6 +5,7 @@ import { upstreamPathOf } from '../proxy/path.js';
 import { type ProxyDeps, type RouteContext, bodyBytes, proxyRequest } from '../proxy/route.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
 import type { AccessLog } from '../shared/access-log.js';
+import type { Client } from '../shared/client-address.js';
 import type { Logger } from '../shared/logger.js';
 import type { InFlight } from './listener.js';
 
@@ -19,6 +20,8 @@ export interface DataPlaneDeps {
   /** Called after each answer once shutdown has begun (the server closes idle connections). */
   answeredWhileClosing?(): void;
   nextId(): string;
+  /** The client behind a request (the `trustProxy` setting). */
+  clientOf(req: IncomingMessage): Client;
 }
 
 /** Whether a request URL belongs to the data plane (`/v1`, `/v1/…`, `/v1?…`). */
@@ -46,6 +49,7 @@ class Call implements RouteContext {
   #principal: Principal | undefined;
   /** Bytes of an error answer's body (an answer from the upstream counts its own: relay.bytesOut). */
   #errorBytes = 0;
+  #client: Client | undefined;
 
   constructor(
     private readonly deps: DataPlaneDeps,
@@ -69,6 +73,12 @@ class Call implements RouteContext {
   }
 
   closing = (): boolean => this.deps.state.closing;
+
+  /** Worked out when first asked: most requests never need it. */
+  get client(): Client {
+    this.#client ??= this.deps.clientOf(this.req);
+    return this.#client;
+  }
 
   onPrincipal = (principal: Principal): void => {
     this.#principal = principal;

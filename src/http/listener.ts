@@ -1,25 +1,35 @@
 import { type RequestListener, type Server, createServer } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
+import type { TrustedProxies } from '../shared/client-address.js';
+import type { Logger } from '../shared/logger.js';
+import { capConnections } from './connections.js';
 
 /**
- * The Node listener, with the protections against slow clients (slowloris and friends):
- * headers must arrive within `headersTimeout`, the whole request within `requestTimeout`
- * (RFC 9110 §15.5.9, 408). Answers are not timed: a generation streams as long as it takes.
+ * The Node listener, with the protections against slow and idle clients (slowloris and
+ * friends): headers must arrive within `headersTimeout` (counted from the connection's opening,
+ * or from a later request's first byte), the whole request within `requestTimeout` (RFC 9110
+ * §15.5.9, 408); a connection idle between requests closes after `keepAliveTimeout`, and open
+ * connections are capped (connections.ts). Answers are not timed: a generation streams as long as it takes.
  */
-export function createHttpServer(handler: RequestListener, limits: Config['limits'], selfCounted: (url: string) => boolean = () => false): Server {
+export function createHttpServer(
+  handler: RequestListener,
+  limits: Config['limits'],
+  edge: { proxies: TrustedProxies; logger?: Logger; selfCounted?: (url: string) => boolean },
+): Server {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeout,
       requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: 72_000,
+      keepAliveTimeout: limits.keepAliveTimeout,
       // Check pending requests against those timeouts every second instead of every 30 s.
       connectionsCheckingInterval: 1_000,
     },
     handler,
   );
   server.timeout = 0;
-  trackInFlight(server, selfCounted);
+  capConnections(server, limits, edge.proxies, edge.logger);
+  trackInFlight(server, edge.selfCounted ?? (() => false));
   return server;
 }
 

@@ -22,6 +22,7 @@ export interface ServerDeps {
   budgets: Config['budgets'];
   prices: Config['prices'];
   openwebui: Config['openwebui'];
+  trustProxy: Config['trustProxy'];
 }
 
 export interface RunningServer {

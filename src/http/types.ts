@@ -5,9 +5,13 @@ export interface RequestPrincipal {
   upstream: string;
 }
 
+import type { Client } from '../shared/client-address.js';
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** The socket's byte counters when this request began (keep-alive sockets carry several). */
     bytesAtStart: { read: number; written: number } | null;
+    /** Who sent the request: the socket's peer, or what a trusted proxy says (`trustProxy`). */
+    readonly client: Client;
   }
 }

@@ -14,9 +14,14 @@ import { UsageLedger } from './usage-ledger.js';
 export interface Policies {
   readonly engine: PolicyEngine;
   readonly auditor: AuditLog;
+  /** The dependencies that refuse requests while down and are down now: `redis` when fail-closed limits use it. */
+  unavailable(): Promise<string[]>;
   /** Flushes the ledger and the audit log, then lets go of Redis: call after the last request. */
   close(): Promise<void>;
 }
+
+/** How long readiness waits for Redis (connecting, or answering PING) before calling it down. */
+const READY_WAIT_MS = 2_000;
 
 /** Builds the policy services for a server: the one place that chooses memory or Redis. */
 export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger): Policies {
@@ -31,9 +36,12 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   const auditor = new AuditLog(store.audit, logger);
   const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage, unknownEndpoints: config.budgets.unknownEndpoints });
+  // With failOpen, requests pass while Redis is down: it is then no reason to stop routing here.
+  const gate = config.rateLimits.failOpen ? undefined : redis;
   return {
     engine,
     auditor,
+    unavailable: async () => (gate && !(await answers(gate)) ? ['redis'] : []),
     close: async () => {
       await engine.settled(); // requests whose usage was still being counted queue their rows first
       await budgets.close();
@@ -49,6 +57,31 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
 // configured. Synchronously, so that this factory, and when the connection starts, stay as they were.
 function redisClass(): typeof Redis {
   return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+}
+
+/** Whether Redis answers PING within READY_WAIT_MS (a first connection still under way is waited for). */
+async function answers(redis: Redis): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, READY_WAIT_MS, false)));
+  try {
+    if (redis.status === 'connecting' || redis.status === 'connect') await Promise.race([expired, settled(redis)]);
+    // Without the offline queue a PING fails at once while disconnected.
+    return await Promise.race([expired, redis.ping().then(() => true, () => false)]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves once a connection under way is ready or has failed. */
+function settled(redis: Redis): Promise<void> {
+  const events = ['ready', 'close', 'end'];
+  return new Promise((resolve) => {
+    const done = (): void => {
+      for (const e of events) redis.off(e, done);
+      resolve();
+    };
+    for (const e of events) redis.on(e, done);
+  });
 }
 
 async function touchTokens(store: Store, batch: readonly UsageRecord[]): Promise<void> {

@@ -17,9 +17,9 @@ const KEY_PROTOCOL = 'openai-insecure-api-key.';
  * point as every other request, then the two sockets are joined byte for byte. Answers
  * other than 101 (the upstream's refusals) pass through as they came.
  */
-export function realtimeUpgrade(auth: Authenticator, policies: PolicyEngine, logger: Logger, connectTimeoutMs: number) {
+export function realtimeUpgrade(auth: Authenticator, policies: PolicyEngine, logger: Logger, connectTimeoutMs: number, addressOf: (req: IncomingMessage) => string | null = (req) => req.socket.remoteAddress ?? null) {
   return (req: IncomingMessage, client: Duplex, head: Buffer): void => {
-    void upgrade(auth, policies, req, client, head, connectTimeoutMs).then(
+    void upgrade(auth, policies, req, client, head, connectTimeoutMs, addressOf(req)).then(
       (status) => logger.info({ method: 'GET', path: req.url?.split('?', 1)[0], status, upgrade: 'websocket' }, 'request'),
       (err: unknown) => {
         const { status, body } = toEnvelope(err);
@@ -30,17 +30,17 @@ export function realtimeUpgrade(auth: Authenticator, policies: PolicyEngine, log
   };
 }
 
-async function upgrade(auth: Authenticator, policies: PolicyEngine, req: IncomingMessage, client: Duplex, head: Buffer, connectTimeoutMs: number): Promise<number> {
+async function upgrade(auth: Authenticator, policies: PolicyEngine, req: IncomingMessage, client: Duplex, head: Buffer, connectTimeoutMs: number, source: string | null): Promise<number> {
   const pathAndQuery = upstreamPathOf(req.url ?? '/');
   const path = pathAndQuery.split('?', 1)[0] as string;
   if (!/^\/realtime(\/|$)/.test(path)) throw new SoakpError('not_found', 'WebSocket upgrades are served on /v1/realtime only.');
   const { headers, carriers, protocols } = withKeyFromProtocol(req);
   const principal = await Promise.resolve().then(() => auth.authenticate(headers, { method: 'GET', path }, carriers)).catch((err: unknown) => {
-    if (err instanceof SoakpError && err.status === 401) policies.authFailed(req.socket.remoteAddress ?? null);
+    if (err instanceof SoakpError && err.status === 401) policies.authFailed(source);
     throw err;
   });
   // The same policies as every other request: scopes, and a session holds a concurrency slot while open.
-  const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, path, source: req.socket.remoteAddress ?? null };
+  const ctx = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: 'realtime' as const, path, source };
   policies.checkRoute(ctx);
   // The session's model comes in the query (`?model=…`), as OpenAI's realtime API takes it.
   const model = new URLSearchParams(pathAndQuery.split('?')[1] ?? '').get('model');

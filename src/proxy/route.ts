@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type Admitted, type ExchangeDeps, NO_USAGE, admit } from './admission.js';
+import type { Client } from '../shared/client-address.js';
 import type { Principal } from './authenticate.js';
 import { requestBody } from './body.js';
 import { Relay } from './relay.js';
@@ -17,6 +18,8 @@ export interface RouteContext {
   readonly startedAt: number;
   /** Headers for the answer unless the upstream sends its own (x-request-id; server-timing is added here). */
   readonly extra: Record<string, string>;
+  /** Who sent the request: the socket's peer, or the client a trusted proxy names (and whether it used HTTPS). */
+  readonly client: Client;
   /** Whether shutdown has begun (asked when the answer starts). */
   closing(): boolean;
   onPrincipal(principal: Principal): void;
@@ -35,7 +38,7 @@ export interface RouteContext {
  */
 export function proxyRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
   try {
-    const source = req.socket.remoteAddress ?? null;
+    const source = ctx.client.address;
     const body = requestBody(req, deps.maxBodySize);
     admit(deps, { method: req.method ?? 'GET', pathAndQuery: ctx.pathAndQuery, headers: req.headers, rawHeaders: req.rawHeaders, body, source }, ctx.onPrincipal, (err, admitted) => {
       if (err) return ctx.fail(err);
