@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { type Overrides, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type Upstream, resolveUpstreams } from './config/upstreams.js';
+import { adoptAuditHead } from './policy/audit.js';
 import { type Logger, createLogger } from './shared/logger.js';
 import { openStore, sqliteFileOf } from './store/open-store.js';
 import type { Store } from './store/ports.js';
@@ -44,6 +45,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const store = await openStore({ ...config, fileKey });
   try {
     const vault = await Vault.open(store, () => keySource.load());
+    if (vault.auditKeyCreated) await adoptAuditHead(store.audit, vault.auditHeadMac);
     return { config, upstreams: resolveUpstreams(config), keySource, store, vault, logger, close: () => store.close() };
   } catch (err) {
     await store.close();
