@@ -273,7 +273,7 @@ describe('addKeyVersion', () => {
   it('replaces the file atomically: mode 0600, no temporary file left behind', () => {
     const file = join(dir, 'master.key');
     writeFileSync(file, `1:${b64(k1)}`); // no trailing newline
-    chmodSync(file, 0o644);
+    chmodSync(file, 0o400); // owner-only but not 0600: the replacement gets 0600
     const src = masterKeySource({ env: { SOAKP_MASTER_KEY_FILE: file }, dataDir: dir });
     const inodeBefore = statSync(file).ino;
     expect(addKeyVersion(src)).toBe(2);
