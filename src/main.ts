@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { type Overrides, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type Upstream, resolveUpstreams } from './config/upstreams.js';
+import { adoptAuditHead } from './policy/audit.js';
 import { type Logger, createLogger } from './shared/logger.js';
 import { openStore, sqliteFileOf } from './store/open-store.js';
 import type { Store } from './store/ports.js';
@@ -30,25 +31,43 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const env = options.env ?? process.env;
   const { config } = loadConfig(options.flags ?? {}, env);
   const logger = options.logger ?? createLogger(config.logLevel);
+  warnIfShared(config.dataDir, logger);
+  const dbFile = sqliteFileOf(config);
+  // A database key file, or master-key check values in the store, mean data sealed by a master
+  // key exists: a lost generated master.key is then reported, never silently replaced.
+  let sealedData = dbFile !== undefined && existsSync(`${dbFile}.key`);
   const keySource = masterKeySource({
     env,
     dataDir: config.dataDir,
+    holdsSealedData: () => sealedData,
     onGenerate: (file) =>
       logger.warn({ file }, 'Generated a development master key. For production set SOAKP_MASTER_KEY or SOAKP_MASTER_KEY_FILE, and back this key up: without it the stored keys are lost.'),
   });
-  const keyring = keySource.load();
-  const dbFile = sqliteFileOf(config);
+  // The key is read before the database is touched, so a bad one changes nothing; only a
+  // master.key still to be generated waits for the store to say whether it may be.
+  const keyring = keySource.kind === 'generated' && !existsSync(keySource.file ?? '') ? undefined : keySource.load();
   // Encryption is chosen when a database is created; afterwards the key file beside it says so.
   const encrypted = dbFile !== undefined && (config.encryptDatabase || existsSync(`${dbFile}.key`));
-  const fileKey = encrypted ? loadFileKey(keyring, `${dbFile}.key`, dbFile) : undefined;
+  const fileKey = encrypted ? loadFileKey(keyring ?? keySource.load(), `${dbFile}.key`, dbFile) : undefined;
   const store = await openStore({ ...config, fileKey });
   try {
+    sealedData ||= (await store.masterKeys.list()).length > 0;
     const vault = await Vault.open(store, () => keySource.load());
+    if (vault.auditKeyCreated) await adoptAuditHead(store.audit, vault.auditHeadMac);
     return { config, upstreams: resolveUpstreams(config), keySource, store, vault, logger, close: () => store.close() };
   } catch (err) {
     await store.close();
     throw err;
   }
+}
+
+// The data directory holds the database and perhaps master.key: soakp creates it owner-only,
+// and says so when an existing one lets others in (left as it is: the operator may mean it).
+function warnIfShared(dataDir: string, logger: Logger): void {
+  if (process.platform === 'win32' || !existsSync(dataDir)) return;
+  const mode = statSync(dataDir).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  logger.warn({ dataDir, mode: mode.toString(8).padStart(4, '0') }, `The data directory can be read by other users; make it owner-only with \`chmod 700 ${dataDir}\`.`);
 }
 
 /** The services' dependencies, flattened from a runtime: what the server, the CLI and the library pass on. */

@@ -27,10 +27,12 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description('check the hash chain; exit 6 when an entry was edited, removed or reordered')
+    .description('check the hash chain and its signed head; exit 6 when an entry was edited, removed or reordered')
     .action(async (_opts: unknown, cmd: Command) => {
       await withRuntime(cmd, async (rt, _accounts, g) => {
-        const result = verifyChain(await rt.store.audit.list());
+        // One read transaction: an append from another process cannot land between the two reads.
+        const [entries, head] = await rt.store.transaction((tx) => Promise.all([tx.audit.list(), tx.audit.head()]));
+        const result = verifyChain(entries, { head: { seq: head.seq, hash: head.hash, authentic: rt.vault.auditHeadAuthentic(head) } });
         if (result.ok) {
           output(g, result, `Audit chain intact: ${result.count} entries.`);
           return;

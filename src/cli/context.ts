@@ -31,7 +31,7 @@ export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: A
   // Commands log warnings only, synchronously to stderr, so nothing is lost when they exit.
   const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
   const rt = await openRuntime({ flags: overridesOf(g), logger });
-  const auditor = new AuditLog(rt.store.audit, logger);
+  const auditor = new AuditLog(rt.store.audit, rt.vault.auditHeadMac, logger);
   try {
     const accounts = new Accounts({ ...servicesOf(rt), auditor, actor: `cli:${osUser()}`, source: 'cli' });
     return await fn(rt, accounts, g);
@@ -53,9 +53,21 @@ function osUser(): string {
   }
 }
 
-/** Prints `data` as JSON with --json, else the human text. */
+/** Prints `data` as JSON with --json (JSON escapes control characters), else the human text, made printable. */
 export function output(g: GlobalOptions, data: unknown, human: string): void {
-  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2)}\n` : `${printable(human)}\n`);
+}
+
+// Stored text (token names, audit details, ids typed by a user) can hold terminal escapes:
+// colours, a window title, a carriage return that hides the line, bidi overrides that reorder
+// it. They are shown as \uXXXX instead. Tabs and new lines stay in messages; not in table cells.
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_IN_CELL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** `text` with control and bidi characters escaped (tabs and new lines kept unless `cell`). */
+export function printable(text: string, cell = false): string {
+  return text.replace(cell ? UNSAFE_IN_CELL : UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The upstream key from --key-stdin (preferred: it stays out of shell history and `ps`) or --key. */
@@ -81,5 +93,5 @@ export function when(ms: number | null): string | null {
 
 /** A table row: tab-separated cells, '-' for absent values. */
 export function row(cells: Array<string | number | null | undefined>): string {
-  return cells.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))).join('\t');
+  return cells.map((c) => (c === null || c === undefined || c === '' ? '-' : printable(String(c), true))).join('\t');
 }

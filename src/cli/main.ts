@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSoakpError, type ErrorCode } from '../shared/errors.js';
 import { AuditBrokenError, registerAudit } from './audit.js';
-import { UsageError } from './context.js';
+import { UsageError, printable } from './context.js';
 import { registerKey } from './key.js';
 import { registerMisc } from './misc.js';
 import { registerOpenWebUI } from './openwebui.js';
@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     const known = isSoakpError(err) || err instanceof UsageError || err instanceof AuditBrokenError;
     const code = known ? (err instanceof UsageError ? 'usage' : err.code) : 'internal_error';
     const message = known ? err.message : `Unexpected failure: ${(err as Error)?.message ?? String(err)}`;
-    process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `soakp: ${message}\n`);
+    process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `soakp: ${printable(message)}\n`);
     if (err instanceof UsageError) return 2;
     if (err instanceof AuditBrokenError) return 6;
     return isSoakpError(err) ? (EXIT[err.code] ?? 1) : 1;

@@ -28,6 +28,13 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/** The stored head of the chain, and whether its MAC holds under the audit key. */
+export interface HeadCheck {
+  seq: number;
+  hash: string;
+  authentic: boolean;
+}
+
 /**
  * Checks a run of entries in id order, as `AuditRepo.list()` returns them.
  *
@@ -36,15 +43,20 @@ export function canonicalJson(value: unknown): string {
  * ascending, or links broken), and — when `complete` (the whole log, the default) — entries
  * removed from the very start (the first entry must open the chain with an empty prevHash).
  *
- * Out of scope: removing the newest entries (the tail leaves no trace among the entries
- * left; the store's audit_head row would be needed) and an attacker who rewrites every hash
- * from the edit onwards — the chain has no secret key, so it proves order and integrity
- * against careless or partial tampering, not against someone holding write access and time.
+ * With `head` (the whole log only), also the end: the head records how many entries were
+ * ever appended and the last hash, under a MAC keyed by a secret sealed by the master key.
+ * Deleting the newest entries, or rewriting them and moving the head to match, needs that
+ * key. Not detected: the whole database put back to an earlier copy (a restored backup), whose
+ * head was genuine at the time.
  *
  * `count` is the number of entries found intact before the break (all of them when ok).
  */
-export function verifyChain(entries: readonly AuditEntry[], options: { complete?: boolean } = {}): ChainCheck {
+export function verifyChain(entries: readonly AuditEntry[], options: { complete?: boolean; head?: HeadCheck } = {}): ChainCheck {
   const complete = options.complete ?? true;
+  const head = options.head;
+  if (head && !head.authentic) {
+    return { ok: false, count: 0, brokenAt: head.seq, reason: 'the audit head is not authenticated: it was rewritten without the audit key, or the key was replaced' };
+  }
   for (const [i, e] of entries.entries()) {
     const broken = (reason: string): ChainCheck => ({ ok: false, count: i, brokenAt: e.id, reason });
     const prev = entries[i - 1];
@@ -58,6 +70,13 @@ export function verifyChain(entries: readonly AuditEntry[], options: { complete?
     // Ids come from one autoincrement inside the append transaction, so a gap means a
     // removal that someone tried to paper over by re-linking the hashes.
     if (prev !== undefined && e.id !== prev.id + 1) return broken(`entries ${prev.id + 1}–${e.id - 1} are missing`);
+  }
+  const last = entries.at(-1);
+  if (head && (head.seq !== entries.length || head.hash !== (last?.hash ?? ''))) {
+    const reason = head.seq > entries.length
+      ? `the head records ${head.seq} entries but the log holds ${entries.length}: entries were removed from its end`
+      : `the head records ${head.seq} entries but the log holds ${entries.length}, ending elsewhere: entries were added or rewritten behind the head`;
+    return { ok: false, count: entries.length, brokenAt: (last?.id ?? 0) + 1, reason };
   }
   return { ok: true, count: entries.length };
 }

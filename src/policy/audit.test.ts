@@ -10,6 +10,8 @@ import { openSqliteStore } from '../store/sqlite/open.js';
 import { AuditLog, entryHash, verifyChain } from './audit.js';
 
 const logger = createLogger('silent');
+// Tests here are about the chain; the head's MAC is the vault's (see test/hardening/audit-tamper).
+const headMac = (seq: number, hash: string): string => `${seq}|${hash}`;
 const DIST = new URL('../../dist/', import.meta.url);
 
 /** A child process that opens its own store on `file` and appends `n` entries once told to go. */
@@ -19,7 +21,7 @@ function spawnWriter(file: string, actor: string, n: number) {
     const { openSqliteStore } = await import(${JSON.stringify(new URL('store/sqlite/open.js', DIST).href)});
     const { AuditLog } = await import(${JSON.stringify(new URL('policy/audit.js', DIST).href)});
     const store = await openSqliteStore({ file: process.env.FILE });
-    const log = new AuditLog(store.audit, { error: (o) => console.error(JSON.stringify(o)) });
+    const log = new AuditLog(store.audit, () => "", { error: (o) => console.error(JSON.stringify(o)) });
     process.stdout.write('ready\\n');
     await new Promise((go) => process.stdin.once('data', go));
     await Promise.all(Array.from({ length: ${n} }, (_, i) => log.record({ actor: ${JSON.stringify(actor)}, action: 'test.append', target: String(i) })));
@@ -44,7 +46,7 @@ describe('the audit log over a real SQLite store', () => {
     dir = mkdtempSync(join(tmpdir(), 'soakp-audit-'));
     file = join(dir, 'soakp.db');
     store = await openSqliteStore({ file });
-    log = new AuditLog(store.audit, logger);
+    log = new AuditLog(store.audit, headMac, logger);
   });
   afterEach(async () => {
     await log.close();
@@ -128,7 +130,7 @@ describe('the audit log over a real SQLite store', () => {
   });
 
   it('bounds distinct keys: beyond the limit they share one overflow entry', async () => {
-    const bounded = new AuditLog(store.audit, logger, { maxKeys: 50 });
+    const bounded = new AuditLog(store.audit, headMac, logger, { maxKeys: 50 });
     for (let i = 0; i < 5000; i++) bounded.securityEvent(i % 2 ? 'rate_limited' : 'scope_denied', `token:tok_${i}`, `10.0.${i % 250}.1`);
     await bounded.close();
     const entries = await store.audit.list();
@@ -138,7 +140,7 @@ describe('the audit log over a real SQLite store', () => {
   });
 
   it('writes pending counts when the window ends, on an unref timer', async () => {
-    const timed = new AuditLog(store.audit, logger, { windowMs: 20 });
+    const timed = new AuditLog(store.audit, headMac, logger, { windowMs: 20 });
     timed.securityEvent('budget_exceeded', 'user:usr_a', null);
     await expect.poll(async () => (await store.audit.list()).length, { timeout: 2000 }).toBe(1);
     await timed.close();

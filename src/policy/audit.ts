@@ -1,11 +1,11 @@
 import type { AuditEntry, AuditInput } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
-import type { AuditRepo } from '../store/ports.js';
+import type { AuditRepo, HeadMac } from '../store/ports.js';
 import { entryHash } from './audit-chain.js';
 import { auditInput } from './audit-redact.js';
 import type { AuditInputLite, Auditor, SecurityEvent } from './ports.js';
 
-export { type ChainCheck, canonicalJson, entryHash, verifyChain } from './audit-chain.js';
+export { type ChainCheck, type HeadCheck, canonicalJson, entryHash, verifyChain } from './audit-chain.js';
 export { auditInput, scrub } from './audit-redact.js';
 
 export interface AuditLogOptions {
@@ -43,7 +43,8 @@ export class AuditLog implements Auditor {
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(private readonly repo: AuditRepo, private readonly logger: Logger, options: AuditLogOptions = {}) {
+  /** `headMac` signs the chain's head after each append (the vault's `auditHeadMac`). */
+  constructor(private readonly repo: AuditRepo, private readonly headMac: HeadMac, private readonly logger: Logger, options: AuditLogOptions = {}) {
     this.#windowMs = options.windowMs ?? 60_000;
     this.#maxKeys = options.maxKeys ?? 10_000;
     this.#now = options.now ?? Date.now;
@@ -109,6 +110,21 @@ export class AuditLog implements Auditor {
   }
 
   #append(input: AuditInput): Promise<AuditEntry> {
-    return this.repo.append(input, entryHash);
+    return this.repo.append(input, entryHash, this.headMac);
   }
+}
+
+/**
+ * Signs a head that has no MAC yet: a new database's empty head, or the head of a log written
+ * before heads were signed. A log with entries gets an `audit.head-adopted` entry saying where
+ * signing began, so that a later adoption (someone deleted the audit key) is visible in it.
+ */
+export async function adoptAuditHead(repo: AuditRepo, headMac: HeadMac, now = Date.now()): Promise<void> {
+  const head = await repo.head();
+  if (head.mac !== '') return;
+  if (head.seq === 0) {
+    await repo.signHead(headMac);
+    return;
+  }
+  await repo.append(auditInput({ actor: 'system', action: 'audit.head-adopted', details: { seq: head.seq } }, now), entryHash, headMac);
 }

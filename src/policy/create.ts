@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { UsageRecord } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
-import type { Store } from '../store/ports.js';
+import type { HeadMac, Store } from '../store/ports.js';
 import { AuditLog } from './audit.js';
 import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';
@@ -24,7 +24,7 @@ export interface Policies {
 const READY_WAIT_MS = 2_000;
 
 /** Builds the policy services for a server: the one place that chooses memory or Redis. */
-export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger): Policies {
+export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger, auditHeadMac: HeadMac): Policies {
   const redis = config.rateLimits.redisUrl
     ? new (redisClass())(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
@@ -33,7 +33,7 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   const limiter = createRateLimiter({ redis, failOpen: config.rateLimits.failOpen, logger });
   // Last-used times ride on the ledger's batches: one write per token per second, not per request.
   const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
-  const auditor = new AuditLog(store.audit, logger);
+  const auditor = new AuditLog(store.audit, auditHeadMac, logger);
   const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage, unknownEndpoints: config.budgets.unknownEndpoints });
   // With failOpen, requests pass while Redis is down: it is then no reason to stop routing here.

@@ -88,16 +88,30 @@ export function budgetRepo(db: Kysely<Database>): BudgetRepo {
 
 export function auditRepo(db: Kysely<Database>): AuditRepo {
   return {
-    async append(entry, hashOf) {
+    async append(entry, hashOf, macOf) {
       return db.transaction().execute(async (trx) => {
         // Writing the head row first takes the write lock, so the read below sees the true last hash.
         await trx.updateTable('audit_head').set((eb) => ({ seq: eb('seq', '+', 1) })).where('id', '=', 1).execute();
-        const head = await trx.selectFrom('audit_head').select('hash').where('id', '=', 1).executeTakeFirstOrThrow();
+        const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
         const hash = hashOf(head.hash, entry);
         const row = { at: entry.at, actor: entry.actor, action: entry.action, target: entry.target, details: JSON.stringify(entry.details), source: entry.source, prev_hash: head.hash, hash };
         const inserted = await trx.insertInto('audit_log').values(row).returning('id').executeTakeFirstOrThrow();
-        await trx.updateTable('audit_head').set({ hash }).where('id', '=', 1).execute();
+        await trx.updateTable('audit_head').set({ hash, mac: macOf(Number(head.seq), hash) }).where('id', '=', 1).execute();
         return { ...entry, id: Number(inserted.id), prevHash: head.hash, hash };
+      });
+    },
+    async head() {
+      const h = await db.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirstOrThrow();
+      return { seq: Number(h.seq), hash: h.hash, mac: h.mac };
+    },
+    async signHead(macOf) {
+      return db.transaction().execute(async (trx) => {
+        // A no-op write first takes the write lock, as in append: no append slips in between.
+        await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+        const h = await trx.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirstOrThrow();
+        if (h.mac !== '') return false;
+        await trx.updateTable('audit_head').set({ mac: macOf(Number(h.seq), h.hash) }).where('id', '=', 1).execute();
+        return true;
       });
     },
     async list(filter = {}) {

@@ -117,6 +117,13 @@ function migrations(binary: string): Record<string, Migration> {
         await sql`insert into audit_head (id, seq, hash) values (1, 0, '')`.execute(db);
       },
     },
+    // The head's MAC under the sealed audit key: without it, deleting the newest entries and
+    // moving the head back would leave a valid-looking chain. '' until the vault signs it.
+    '0003_audit_head_mac': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('audit_head').addColumn('mac', 'text', (c) => c.notNull().defaultTo('')).execute();
+      },
+    },
   };
 }
 

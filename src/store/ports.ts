@@ -89,16 +89,30 @@ export interface BudgetRepo {
   get(scope: string, period: string): Promise<BudgetState>;
 }
 
+/** The authenticator of the audit log's head: a keyed MAC over its sequence number and hash. */
+export type HeadMac = (seq: number, hash: string) => string;
+
+/** Where the audit chain ends: how many entries were ever appended, the last hash, and its MAC ('' before one was written). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  mac: string;
+}
+
 /** The append-only, hash-chained audit log. */
 export interface AuditRepo {
   /**
    * MUST append after the current last entry with `prevHash` = that entry's hash ('' for the
    * first) and `hash` = hashOf(prevHash, entry), serialised against concurrent appends from
-   * any process so the chain never forks.
+   * any process so the chain never forks. In the same transaction the head MUST become
+   * (seq + 1, hash, macOf(seq + 1, hash)).
    */
-  append(entry: AuditInput, hashOf: (prevHash: string, entry: AuditInput) => string): Promise<AuditEntry>;
+  append(entry: AuditInput, hashOf: (prevHash: string, entry: AuditInput) => string, macOf: HeadMac): Promise<AuditEntry>;
   /** In id order; `limit` keeps the newest. */
   list(filter?: { limit?: number; since?: number }): Promise<AuditEntry[]>;
+  head(): Promise<AuditHead>;
+  /** MUST set the head's MAC to macOf(seq, hash) only if it has none yet; returns whether it did. */
+  signHead(macOf: HeadMac): Promise<boolean>;
 }
 
 export interface Repos {

@@ -96,5 +96,5 @@ export interface Database {
   usage: UsageTable;
   budget_counters: BudgetCountersTable;
   audit_log: AuditLogTable;
-  audit_head: { id: number; seq: number; hash: string };
+  audit_head: { id: number; seq: number; hash: string; mac: Generated<string> };
 }

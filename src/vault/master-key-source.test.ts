@@ -273,7 +273,7 @@ describe('addKeyVersion', () => {
   it('replaces the file atomically: mode 0600, no temporary file left behind', () => {
     const file = join(dir, 'master.key');
     writeFileSync(file, `1:${b64(k1)}`); // no trailing newline
-    chmodSync(file, 0o644);
+    chmodSync(file, 0o400); // owner-only but not 0600: the replacement gets 0600
     const src = masterKeySource({ env: { SOAKP_MASTER_KEY_FILE: file }, dataDir: dir });
     const inodeBefore = statSync(file).ino;
     expect(addKeyVersion(src)).toBe(2);
@@ -326,5 +326,40 @@ describe('addKeyVersion on a file holding one bare key', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('key files others could read, and a lost generated key', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'soakp-keyfile-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([['0644', 0o644], ['0640', 0o640], ['0604', 0o604], ['0660', 0o660]])('refuses a key file with mode %s, naming the chmod and no key text', (_name, m) => {
+    const file = join(dir, 'key');
+    writeFileSync(file, `1:${b64(k1)}\n`, { mode: 0o600 });
+    chmodSync(file, m);
+    const err = expectCode(() => masterKeySource({ env: { SOAKP_MASTER_KEY_FILE: file }, dataDir: dir }).load(), 'invalid_config');
+    expect(err.message).toContain(`chmod 600 ${file}`);
+    expectNoKeyText(err, [b64(k1)]);
+  });
+
+  it('accepts 0400 and 0600', () => {
+    const file = join(dir, 'key');
+    writeFileSync(file, `1:${b64(k1)}\n`, { mode: 0o600 });
+    for (const m of [0o400, 0o600]) {
+      chmodSync(file, m);
+      expect(masterKeySource({ env: { SOAKP_MASTER_KEY_FILE: file }, dataDir: dir }).load().key(1).equals(k1)).toBe(true);
+    }
+  });
+
+  it('does not generate master.key when the store holds sealed data, and generates it when not', () => {
+    const sealed = masterKeySource({ env: {}, dataDir: dir, holdsSealedData: () => true });
+    expect(expectCode(() => sealed.load(), 'master_key_missing').message).toMatch(/master\.key is missing, but the database holds data sealed/);
+    expect(existsSync(join(dir, 'master.key'))).toBe(false);
+    const empty = masterKeySource({ env: {}, dataDir: dir, holdsSealedData: () => false });
+    expect(empty.load().versions).toEqual([1]);
+    expect(sealed.load().versions).toEqual([1]); // once it exists, it is simply read
   });
 });

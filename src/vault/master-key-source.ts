@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MasterKeyring } from '../crypto/keyring.js';
 import { writeFileAtomic } from '../shared/atomic-file.js';
@@ -19,6 +19,11 @@ export interface KeySourceInput {
   dataDir: string;
   /** Called once when a development key is generated, so the caller can warn. */
   onGenerate?: (file: string) => void;
+  /**
+   * Asked before a missing `<dataDir>/master.key` is generated: true when the store already
+   * holds data sealed by a master key, which a new key could never open.
+   */
+  holdsSealedData?: () => boolean;
 }
 
 /** SOAKP_MASTER_KEY, else SOAKP_MASTER_KEY_FILE, else `<dataDir>/master.key` (generated once). */
@@ -36,7 +41,16 @@ export function masterKeySource(input: KeySourceInput): MasterKeySource {
     kind: 'generated',
     file: generated,
     load: () => {
-      if (!existsSync(generated)) generateKeyFile(generated, input.onGenerate);
+      if (!existsSync(generated)) {
+        if (input.holdsSealedData?.()) {
+          throw new SoakpError(
+            'master_key_missing',
+            `${generated} is missing, but the database holds data sealed by a master key: a new key could not open it. ` +
+              `Restore ${generated} from your backup (or set SOAKP_MASTER_KEY / SOAKP_MASTER_KEY_FILE to the original key); nothing was changed.`,
+          );
+        }
+        generateKeyFile(generated, input.onGenerate);
+      }
       return parseKeyring(readKeyFile(generated), generated);
     },
   };
@@ -71,11 +85,27 @@ function decodeKey(text: string, source: string, version: number): Buffer {
 }
 
 function readKeyFile(file: string): string {
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (cause) {
     throw new SoakpError('master_key_missing', `Cannot read the master-key file ${file}.`, { cause });
   }
+  assertOwnerOnly(file);
+  return text;
+}
+
+// A key others on the host can read is a key they have: refused, not warned about, since a
+// warning scrolls past and the key stays exposed. (Windows has no such mode bits.)
+function assertOwnerOnly(file: string): void {
+  if (process.platform === 'win32') return;
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  throw new SoakpError(
+    'invalid_config',
+    `The master-key file ${file} can be read or changed by other users (mode ${mode.toString(8).padStart(4, '0')}). ` +
+      `Make it owner-only with \`chmod 600 ${file}\` and start again.`,
+  );
 }
 
 /** Adds a fresh random version to a file keyring; atomic (write, fsync, rename), mode 0600. */

@@ -82,11 +82,13 @@ export function ledgerContract(t: ContractContext): void {
   });
 
   describe('audit log', () => {
+    const macOf = (seq: number, hash: string) => `mac(${seq},${hash})`;
+
     it('chains each entry to the one before it, in order, and lists the newest with a limit', async () => {
       const hashOf = (prev: string, e: AuditInput) => `${prev}>${e.action}`;
       const entry = (action: string): AuditInput => ({ at: 1, actor: 'cli:test', action, target: null, details: { n: 1 }, source: 'cli' });
-      const first = await t.store.audit.append(entry('a'), hashOf);
-      const second = await t.store.audit.append(entry('b'), hashOf);
+      const first = await t.store.audit.append(entry('a'), hashOf, macOf);
+      const second = await t.store.audit.append(entry('b'), hashOf, macOf);
       expect(first.prevHash).toBe('');
       expect(second.prevHash).toBe(first.hash);
       expect(second.hash).toBe('>a>b');
@@ -96,9 +98,19 @@ export function ledgerContract(t: ContractContext): void {
       expect((await t.store.audit.list({ limit: 1 })).map((e) => e.action)).toEqual(['b']);
     });
 
+    it('moves the head with each append: count, last hash and its MAC', async () => {
+      const hashOf = (prev: string, e: AuditInput) => `${prev}>${e.action}`;
+      expect(await t.store.audit.head()).toEqual({ seq: 0, hash: '', mac: '' });
+      expect(await t.store.audit.signHead(macOf)).toBe(true);
+      expect(await t.store.audit.head()).toEqual({ seq: 0, hash: '', mac: 'mac(0,)' });
+      expect(await t.store.audit.signHead(() => 'other')).toBe(false);
+      await t.store.audit.append({ at: 1, actor: 'x', action: 'a', target: null, details: {}, source: null }, hashOf, macOf);
+      expect(await t.store.audit.head()).toEqual({ seq: 1, hash: '>a', mac: 'mac(1,>a)' });
+    });
+
     it('never forks the chain under concurrent appends', async () => {
       const hashOf = (prev: string, e: AuditInput) => `${prev.slice(-40)}|${e.action}`;
-      await Promise.all(Array.from({ length: 20 }, (_, i) => t.store.audit.append({ at: i, actor: 'x', action: `e${i}`, target: null, details: {}, source: null }, hashOf)));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => t.store.audit.append({ at: i, actor: 'x', action: `e${i}`, target: null, details: {}, source: null }, hashOf, macOf)));
       const all = await t.store.audit.list();
       for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
       expect(all).toHaveLength(20);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
@@ -58,11 +58,30 @@ describe('a file that is not a database', () => {
   it.each([
     ['random bytes', () => randomBytes(8192)],
     ['a text file', () => Buffer.from('# soakp notes\nthis is not a database\n'.repeat(50))],
+    ['an empty file', () => Buffer.alloc(0)],
   ])("is refused with 'store_corrupt' naming the file, and left unchanged: %s", async (_, content) => {
     const before = content();
     writeFileSync(file, before);
     expectCorrupt(await openError());
     expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it("refuses another program's SQLite database before writing anything to it", async () => {
+    const other = new BetterSqlite3(file);
+    other.exec('CREATE TABLE notes (id integer primary key, body text)');
+    other.close();
+    const before = readFileSync(file);
+    const err = await openError();
+    expectCorrupt(err);
+    expect((err as Error).message).toMatch(/another program/);
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it('creates a new database whole: no temporary file is left, and the file is never empty', async () => {
+    await open();
+    expect(statSync(file).size).toBeGreaterThan(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.new-'))).toEqual([]);
   });
 });
 
@@ -160,7 +179,7 @@ describe('file settings', () => {
   });
 
   it('gives the database file (and its WAL) mode 0600, also when the file existed with wider permissions', async () => {
-    writeFileSync(file, '');
+    await (await openSqliteStore({ file })).close();
     chmodSync(file, 0o644);
     const store = await open();
     await store.users.create(aUser());

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { Kysely, SqliteDialect } from '../kysely.js';
@@ -9,6 +9,7 @@ import { sqlRepos } from '../repos.js';
 import type { Database } from '../schema.js';
 import { ChangePoller } from './changes.js';
 import { configureConnection } from './connection.js';
+import { createWhole } from './create.js';
 import { fastInsertUsage, fastReserve } from './fast.js';
 
 export interface SqliteOptions {
@@ -19,15 +20,20 @@ export interface SqliteOptions {
   pollMs?: number;
 }
 
-/** Opens (creating if needed) the SQLite database, checks it really is one, migrates it. */
+/** Opens (creating if needed) the SQLite database, checks it really is soakp's, migrates it. */
 export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
   mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+  if (!existsSync(options.file)) await createWhole(options.file, async (tmp) => (await openFile({ ...options, file: tmp }, true)).close());
+  return openFile(options, false);
+}
+
+async function openFile(options: SqliteOptions, fresh: boolean): Promise<Store> {
+  if (!fresh && statSync(options.file).size === 0) throw emptyFile(options.file);
   let raw: BetterSqlite3.Database | undefined;
   try {
     // Owner-only: SQLite gives the -wal and -shm files the database file's permissions.
-    closeSync(openSync(options.file, 'a', 0o600));
     chmodSync(options.file, 0o600);
-    raw = new BetterSqlite3(options.file);
+    raw = new BetterSqlite3(options.file, { fileMustExist: true });
     if (options.fileKey) {
       raw.pragma(`cipher='sqlcipher'`);
       raw.pragma(`legacy=4`);
@@ -35,9 +41,11 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
       raw.pragma(`key="x'${options.fileKey.toString('hex')}'"`);
     }
     raw.prepare('SELECT count(*) FROM sqlite_master').get(); // fails here on a non-database or wrong key
+    if (!fresh && isForeign(raw)) throw foreignDatabase(options.file); // before anything is written to it
     configureConnection(raw);
   } catch (cause) {
     raw?.close();
+    if (cause instanceof SoakpError) throw cause;
     // Locked past every wait is not a damaged file: say so, and that a retry may do.
     if ((cause as { code?: string }).code === 'SQLITE_BUSY') throw new SoakpError('store_unavailable', `The database file ${options.file} is locked by another process; try again.`, { cause });
     throw notADatabase(options.file, Boolean(options.fileKey), cause);
@@ -50,6 +58,29 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
     throw err;
   }
   return new SqliteStore(db, raw, options.pollMs ?? 200);
+}
+
+// soakp's own databases are created whole (see create.ts), so one that exists always holds
+// kysely's migration table; tables without it belong to someone else.
+function isForeign(raw: BetterSqlite3.Database): boolean {
+  const tables = raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).pluck().all() as string[];
+  return tables.length > 0 && !tables.includes('kysely_migration');
+}
+
+function foreignDatabase(file: string): SoakpError {
+  return new SoakpError(
+    'store_corrupt',
+    `Cannot open the database file ${file}: ${file} is a SQLite database of another program (it has tables, but not soakp's). ` +
+      'soakp changed nothing in it; give soakp its own file (--data-dir or --database-url).',
+  );
+}
+
+function emptyFile(file: string): SoakpError {
+  return new SoakpError(
+    'store_corrupt',
+    `The database file ${file} is empty (0 bytes), so it is not a soakp database (soakp never leaves one empty). ` +
+      'If it is left over from something else, remove it and start again; if a database was expected here, restore it from your backup.',
+  );
 }
 
 class SqliteStore implements Store {
