@@ -1,4 +1,4 @@
-// Figures from the raw runs, the checks against issue 5's targets, and the Markdown table
+// Figures from the raw runs, the checks against the performance targets, and the Markdown table
 // that docs/benchmarks.md copies.
 
 const median = (xs) => {
@@ -96,7 +96,7 @@ export function toMarkdown({ date, machine: m, run, summary }) {
     L.push('', `| ratio | ${refs.join(' | ')} |`, `| --- |${refs.map(() => ' ---: |').join('')}`);
     for (const k of Object.keys(summary.ratios[refs[0]])) L.push(`| ${k} | ${refs.map((r) => f(summary.ratios[r][k])).join(' | ')} |`);
   }
-  L.push('', '| target (issue 5) | measured | limit | result |', '| --- | ---: | ---: | --- |');
+  L.push('', '| performance target | measured | limit | result |', '| --- | ---: | ---: | --- |');
   for (const c of summary.checks) {
     const miss = c.unit === '×' ? `missed: ${f(c.value / c.limit)} × the limit` : `missed by ${f(c.value - c.limit, c.unit === 'ms' ? 3 : 1)} ${c.unit}`;
     const result = c.met === null ? 'not measured (no nginx)' : c.met ? 'met' : miss;

@@ -1,5 +1,5 @@
-// The benchmark's arithmetic: what docs/benchmarks.md reports against issue 5's targets comes
-// from summarise and toMarkdown, so a slip here would misreport every run.
+// The benchmark's arithmetic: what docs/benchmarks.md reports against the performance targets
+// comes from summarise and toMarkdown, so a slip here would misreport every run.
 import { describe, expect, it } from 'vitest';
 import { summarise, toMarkdown } from './report.mjs';
 
@@ -41,6 +41,7 @@ describe('summarise', () => {
     const peak = s.checks.find((c) => c.what === 'peak RSS under load, soakp/bare');
     expect(peak.met).toBe(false); // 1.3 × bare's peak against a limit of 1.2
     const md = toMarkdown({ date: 'now', machine, run, summary: s });
+    expect(md).toContain('| performance target | measured | limit | result |');
     expect(md).toContain('| peak RSS under load, soakp/bare | 1.30 × | 1.2 × | missed: 1.08 × the limit |');
     expect(md).toContain('| CPU/request, non-streaming (chat-c32), soakp/nginx | – × | 4 × | not measured (no nginx) |');
   });
