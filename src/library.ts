@@ -86,7 +86,7 @@ export class Soakp {
   }
 
   #policiesNow(): Policies {
-    this.#policies ??= createPolicies(this.#rt.store, this.#rt.config, this.#rt.logger, this.#rt.vault.auditHeadMac);
+    this.#policies ??= createPolicies(this.#rt.store, this.#rt.config, this.#rt.logger, this.#rt.vault.nextAuditHeadMac);
     return this.#policies;
   }
 

@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import { type Upstream, resolveUpstreams } from './config/upstreams.js';
 import { adoptAuditHead } from './policy/audit.js';
 import { type Logger, createLogger } from './shared/logger.js';
+import { AUDIT_HEAD_MAC_MIGRATION } from './store/migrations.js';
 import { openStore, sqliteFileOf } from './store/open-store.js';
 import type { Store } from './store/ports.js';
 import { loadFileKey } from './vault/file-key.js';
@@ -53,7 +54,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   try {
     sealedData ||= (await store.masterKeys.list()).length > 0;
     const vault = await Vault.open(store, () => keySource.load());
-    if (vault.auditKeyCreated) await adoptAuditHead(store.audit, vault.auditHeadMac);
+    await adoptAuditHead(store.audit, { mac: vault.auditHeadMac, next: vault.nextAuditHeadMac }, store.migrated?.includes(AUDIT_HEAD_MAC_MIGRATION) ?? false);
     return { config, upstreams: resolveUpstreams(config), keySource, store, vault, logger, close: () => store.close() };
   } catch (err) {
     await store.close();

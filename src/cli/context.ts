@@ -31,7 +31,7 @@ export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: A
   // Commands log warnings only, synchronously to stderr, so nothing is lost when they exit.
   const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
   const rt = await openRuntime({ flags: overridesOf(g), logger });
-  const auditor = new AuditLog(rt.store.audit, rt.vault.auditHeadMac, logger);
+  const auditor = new AuditLog(rt.store.audit, rt.vault.nextAuditHeadMac, logger);
   try {
     const accounts = new Accounts({ ...servicesOf(rt), auditor, actor: `cli:${osUser()}`, source: 'cli' });
     return await fn(rt, accounts, g);

@@ -34,7 +34,7 @@ export interface RunningServer {
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const forwarder = new Forwarder(deps.timeouts);
-  const policies = createPolicies(deps.store, deps, deps.logger, deps.vault.auditHeadMac);
+  const policies = createPolicies(deps.store, deps, deps.logger, deps.vault.nextAuditHeadMac);
   const state = { closing: false };
   const { app, auth } = await buildApp({ ...deps, forwarder, policies, connectTimeout: deps.timeouts.connect, inspection: inspectionOf(deps) }, state);
   try {

@@ -28,7 +28,7 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/** The stored head of the chain, and whether its MAC holds under the audit key. */
+/** The stored head of the chain, and whether its MAC holds under the master key's audit-head key. */
 export interface HeadCheck {
   seq: number;
   hash: string;
@@ -44,7 +44,7 @@ export interface HeadCheck {
  * removed from the very start (the first entry must open the chain with an empty prevHash).
  *
  * With `head` (the whole log only), also the end: the head records how many entries were
- * ever appended and the last hash, under a MAC keyed by a secret sealed by the master key.
+ * ever appended and the last hash, under a MAC keyed by a key derived from the master key.
  * Deleting the newest entries, or rewriting them and moving the head to match, needs that
  * key. Not detected: the whole database put back to an earlier copy (a restored backup), whose
  * head was genuine at the time.
@@ -55,7 +55,7 @@ export function verifyChain(entries: readonly AuditEntry[], options: { complete?
   const complete = options.complete ?? true;
   const head = options.head;
   if (head && !head.authentic) {
-    return { ok: false, count: 0, brokenAt: head.seq, reason: 'the audit head is not authenticated: it was rewritten without the audit key, or the key was replaced' };
+    return { ok: false, count: 0, brokenAt: head.seq, reason: 'the audit head is not authenticated: it was rewritten by someone without the master key' };
   }
   for (const [i, e] of entries.entries()) {
     const broken = (reason: string): ChainCheck => ({ ok: false, count: i, brokenAt: e.id, reason });

@@ -11,7 +11,7 @@ import { AuditLog, entryHash, verifyChain } from './audit.js';
 
 const logger = createLogger('silent');
 // Tests here are about the chain; the head's MAC is the vault's (see test/hardening/audit-tamper).
-const headMac = (seq: number, hash: string): string => `${seq}|${hash}`;
+const headMac = (_previous: unknown, seq: number, hash: string): string => `${seq}|${hash}`;
 const DIST = new URL('../../dist/', import.meta.url);
 
 /** A child process that opens its own store on `file` and appends `n` entries once told to go. */

@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditInput } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
-import type { AuditRepo, HeadMac } from '../store/ports.js';
+import type { AuditRepo, HeadMac, NextHeadMac } from '../store/ports.js';
 import { entryHash } from './audit-chain.js';
 import { auditInput } from './audit-redact.js';
 import type { AuditInputLite, Auditor, SecurityEvent } from './ports.js';
@@ -43,8 +43,8 @@ export class AuditLog implements Auditor {
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  /** `headMac` signs the chain's head after each append (the vault's `auditHeadMac`). */
-  constructor(private readonly repo: AuditRepo, private readonly headMac: HeadMac, private readonly logger: Logger, options: AuditLogOptions = {}) {
+  /** `headMac` signs the chain's head after each append (the vault's `nextAuditHeadMac`). */
+  constructor(private readonly repo: AuditRepo, private readonly headMac: NextHeadMac, private readonly logger: Logger, options: AuditLogOptions = {}) {
     this.#windowMs = options.windowMs ?? 60_000;
     this.#maxKeys = options.maxKeys ?? 10_000;
     this.#now = options.now ?? Date.now;
@@ -115,16 +115,13 @@ export class AuditLog implements Auditor {
 }
 
 /**
- * Signs a head that has no MAC yet: a new database's empty head, or the head of a log written
- * before heads were signed. A log with entries gets an `audit.head-adopted` entry saying where
- * signing began, so that a later adoption (someone deleted the audit key) is visible in it.
+ * Signs the head of a log written before heads were signed, once: when the migration that
+ * added the MAC ran in this very process (`migratedNow`). A head without a MAC at any other
+ * time was blanked behind soakp's back and stays unauthenticated. A log with entries gets an
+ * `audit.head-adopted` entry saying where signing began.
  */
-export async function adoptAuditHead(repo: AuditRepo, headMac: HeadMac, now = Date.now()): Promise<void> {
+export async function adoptAuditHead(repo: AuditRepo, sign: { mac: HeadMac; next: NextHeadMac }, migratedNow: boolean, now = Date.now()): Promise<void> {
+  if (!migratedNow || !(await repo.signHead(sign.mac))) return;
   const head = await repo.head();
-  if (head.mac !== '') return;
-  if (head.seq === 0) {
-    await repo.signHead(headMac);
-    return;
-  }
-  await repo.append(auditInput({ actor: 'system', action: 'audit.head-adopted', details: { seq: head.seq } }, now), entryHash, headMac);
+  if (head.seq > 0) await repo.append(auditInput({ actor: 'system', action: 'audit.head-adopted', details: { seq: head.seq } }, now), entryHash, sign.next);
 }

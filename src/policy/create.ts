@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { UsageRecord } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
-import type { HeadMac, Store } from '../store/ports.js';
+import type { NextHeadMac, Store } from '../store/ports.js';
 import { AuditLog } from './audit.js';
 import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';
@@ -24,7 +24,7 @@ export interface Policies {
 const READY_WAIT_MS = 2_000;
 
 /** Builds the policy services for a server: the one place that chooses memory or Redis. */
-export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger, auditHeadMac: HeadMac): Policies {
+export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger, auditHeadMac: NextHeadMac): Policies {
   const redis = config.rateLimits.redisUrl
     ? new (redisClass())(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;

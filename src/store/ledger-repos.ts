@@ -92,11 +92,12 @@ export function auditRepo(db: Kysely<Database>): AuditRepo {
       return db.transaction().execute(async (trx) => {
         // Writing the head row first takes the write lock, so the read below sees the true last hash.
         await trx.updateTable('audit_head').set((eb) => ({ seq: eb('seq', '+', 1) })).where('id', '=', 1).execute();
-        const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+        const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirstOrThrow();
         const hash = hashOf(head.hash, entry);
         const row = { at: entry.at, actor: entry.actor, action: entry.action, target: entry.target, details: JSON.stringify(entry.details), source: entry.source, prev_hash: head.hash, hash };
         const inserted = await trx.insertInto('audit_log').values(row).returning('id').executeTakeFirstOrThrow();
-        await trx.updateTable('audit_head').set({ hash, mac: macOf(Number(head.seq), hash) }).where('id', '=', 1).execute();
+        const seq = Number(head.seq);
+        await trx.updateTable('audit_head').set({ hash, mac: macOf({ seq: seq - 1, hash: head.hash, mac: head.mac }, seq, hash) }).where('id', '=', 1).execute();
         return { ...entry, id: Number(inserted.id), prevHash: head.hash, hash };
       });
     },

@@ -117,9 +117,9 @@ function migrations(binary: string): Record<string, Migration> {
         await sql`insert into audit_head (id, seq, hash) values (1, 0, '')`.execute(db);
       },
     },
-    // The head's MAC under the sealed audit key: without it, deleting the newest entries and
-    // moving the head back would leave a valid-looking chain. '' until the vault signs it.
-    '0003_audit_head_mac': {
+    // The head's MAC under a key derived from the master key: without it, deleting the newest
+    // entries and moving the head back would leave a valid-looking chain. '' until signed.
+    [AUDIT_HEAD_MAC_MIGRATION]: {
       async up(db: Kysely<unknown>) {
         await db.schema.alterTable('audit_head').addColumn('mac', 'text', (c) => c.notNull().defaultTo('')).execute();
       },
@@ -127,13 +127,18 @@ function migrations(binary: string): Record<string, Migration> {
   };
 }
 
-export async function migrateToLatest(db: Kysely<unknown>, binaryType: 'blob' | 'bytea'): Promise<void> {
+/** The head MAC's migration: a head is adopted (signed as it stands) only by the process that ran it. */
+export const AUDIT_HEAD_MAC_MIGRATION = '0003_audit_head_mac';
+
+/** Runs what has not run yet; returns the names of the migrations this call applied. */
+export async function migrateToLatest(db: Kysely<unknown>, binaryType: 'blob' | 'bytea'): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(binaryType) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new SoakpError('store_unavailable', `Database migration ${failed} failed: ${describe(error)}`, { cause: error });
   }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 function describe(error: unknown): string {

@@ -92,6 +92,12 @@ export interface BudgetRepo {
 /** The authenticator of the audit log's head: a keyed MAC over its sequence number and hash. */
 export type HeadMac = (seq: number, hash: string) => string;
 
+/**
+ * The MAC of the head an append makes, given the head it extends: signed only when that head
+ * is genuine, so a head rewritten behind soakp's back stays unauthenticated ('') for good.
+ */
+export type NextHeadMac = (previous: AuditHead, seq: number, hash: string) => string;
+
 /** Where the audit chain ends: how many entries were ever appended, the last hash, and its MAC ('' before one was written). */
 export interface AuditHead {
   seq: number;
@@ -105,9 +111,9 @@ export interface AuditRepo {
    * MUST append after the current last entry with `prevHash` = that entry's hash ('' for the
    * first) and `hash` = hashOf(prevHash, entry), serialised against concurrent appends from
    * any process so the chain never forks. In the same transaction the head MUST become
-   * (seq + 1, hash, macOf(seq + 1, hash)).
+   * (seq + 1, hash, macOf(previous head, seq + 1, hash)).
    */
-  append(entry: AuditInput, hashOf: (prevHash: string, entry: AuditInput) => string, macOf: HeadMac): Promise<AuditEntry>;
+  append(entry: AuditInput, hashOf: (prevHash: string, entry: AuditInput) => string, macOf: NextHeadMac): Promise<AuditEntry>;
   /** In id order; `limit` keeps the newest. */
   list(filter?: { limit?: number; since?: number }): Promise<AuditEntry[]>;
   head(): Promise<AuditHead>;
@@ -140,4 +146,6 @@ export interface Store extends Repos {
   onChange(listener: () => void): () => void;
   /** MUST be safe to call twice and after a failed open. */
   close(): Promise<void>;
+  /** The migrations this open applied (none when the schema was already current). */
+  readonly migrated?: readonly string[];
 }

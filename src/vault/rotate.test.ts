@@ -59,7 +59,7 @@ describe('master-key rotation', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A store with the token-hash and audit-head keys and three upstream keys for two users, all under `keyring`. */
+  /** A store with the token-hash key and three upstream keys for two users, all under `keyring`. */
   async function populated(keyring: MasterKeyring) {
     const store = await openSqliteStore({ file });
     stores.push(store);
@@ -93,16 +93,16 @@ describe('master-key rotation', () => {
       const { store, plain, token, tokenHash } = await populated(ring([1, k1]));
       const before = sealedRows(file);
       expect(before.upstream_keys).toHaveLength(3);
-      expect(before.secrets).toHaveLength(2);
-      expect(versionsOf(before)).toEqual([1, 1, 1, 1, 1]);
+      expect(before.secrets).toHaveLength(1);
+      expect(versionsOf(before)).toEqual([1, 1, 1, 1]);
 
       const result = await rotateMasterKey(store, ring([1, k1], [2, k2]));
-      expect(result).toEqual({ version: 2, rewrapped: 5 });
+      expect(result).toEqual({ version: 2, rewrapped: 4 });
 
       const after = sealedRows(file);
-      expect(versionsOf(after)).toEqual([2, 2, 2, 2, 2]);
+      expect(versionsOf(after)).toEqual([2, 2, 2, 2]);
       expect(await recordsBehind(store, 2)).toBe(0);
-      expect(await recordsBehind(store, 1)).toBe(5);
+      expect(await recordsBehind(store, 1)).toBe(4);
       for (const table of ['upstream_keys', 'secrets'] as const) {
         after[table].forEach((row, i) => {
           const old = before[table][i] as Row;
@@ -142,7 +142,7 @@ describe('master-key rotation', () => {
       const v2Row = sealedRows(file).upstream_keys.find((r) => r.id === id) as Row;
       expect(v2Row.master_version).toBe(2);
 
-      expect(await rotateMasterKey(store, ring([1, k1], [2, k2]))).toEqual({ version: 2, rewrapped: 5 });
+      expect(await rotateMasterKey(store, ring([1, k1], [2, k2]))).toEqual({ version: 2, rewrapped: 4 });
       expect(sealedRows(file).upstream_keys.find((r) => r.id === id)).toEqual(v2Row);
       await expectAllDecrypt(store, ring([2, k2]), plain, token, tokenHash);
     });
@@ -155,7 +155,7 @@ describe('master-key rotation', () => {
       expect(sealedRows(file)).toEqual(before);
     });
 
-    for (const at of [1, 3, 5]) {
+    for (const at of [1, 3, 4]) {
       it(`an interruption after record ${at} leaves every record exactly as before; running again completes`, async () => {
         const { store, plain, token, tokenHash } = await populated(ring([1, k1]));
         const before = sealedRows(file);
@@ -171,13 +171,13 @@ describe('master-key rotation', () => {
 
         // Byte for byte as before: versions, wrapped keys, ciphertexts.
         expect(sealedRows(file)).toEqual(before);
-        expect(await recordsBehind(store, 2)).toBe(5);
+        expect(await recordsBehind(store, 2)).toBe(4);
         await expectAllDecrypt(store, ring([1, k1]), plain, token, tokenHash);
         await expectAllDecrypt(store, both, plain, token, tokenHash);
 
         const result = await rotateMasterKey(store, both);
-        expect(result).toEqual({ version: 2, rewrapped: 5 });
-        expect(versionsOf(sealedRows(file))).toEqual([2, 2, 2, 2, 2]);
+        expect(result).toEqual({ version: 2, rewrapped: 4 });
+        expect(versionsOf(sealedRows(file))).toEqual([2, 2, 2, 2]);
         await expectAllDecrypt(store, ring([2, k2]), plain, token, tokenHash);
       });
     }
@@ -193,7 +193,7 @@ describe('master-key rotation', () => {
 
       const reopened = await openSqliteStore({ file });
       stores.push(reopened);
-      expect(await rotateMasterKey(reopened, ring([1, k1], [2, k2]))).toEqual({ version: 2, rewrapped: 5 });
+      expect(await rotateMasterKey(reopened, ring([1, k1], [2, k2]))).toEqual({ version: 2, rewrapped: 4 });
       await expectAllDecrypt(reopened, ring([2, k2]), plain, token, tokenHash);
     });
   });
@@ -211,21 +211,21 @@ describe('master-key rotation', () => {
 
       const result = await rotateVault(store, source);
       expect(result.version).toBe(2);
-      expect(result.rewrapped).toBe(5);
+      expect(result.rewrapped).toBe(4);
       expect(result.keyring.versions).toEqual([1, 2]);
       const fileRing = parseKeyring(readFileSync(keyFile, 'utf8'), keyFile);
       expect(fileRing.versions).toEqual([1, 2]);
       expect(fileRing.key(1).equals(k1)).toBe(true);
-      expect(versionsOf(sealedRows(file))).toEqual([2, 2, 2, 2, 2]);
+      expect(versionsOf(sealedRows(file))).toEqual([2, 2, 2, 2]);
       // Version 2 alone, as written to the file, opens everything.
       await expectAllDecrypt(store, ring([2, fileRing.key(2)]), plain, token, tokenHash);
 
       // Nothing pending again: the next rotation adds version 3.
       const next = await rotateVault(store, source);
       expect(next.version).toBe(3);
-      expect(next.rewrapped).toBe(5);
+      expect(next.rewrapped).toBe(4);
       expect(parseKeyring(readFileSync(keyFile, 'utf8'), keyFile).versions).toEqual([1, 2, 3]);
-      expect(versionsOf(sealedRows(file))).toEqual([3, 3, 3, 3, 3]);
+      expect(versionsOf(sealedRows(file))).toEqual([3, 3, 3, 3]);
     });
 
     it('finishes with the newest version the operator added, without adding another', async () => {
@@ -236,7 +236,7 @@ describe('master-key rotation', () => {
 
       const result = await rotateVault(store, source);
       expect(result.version).toBe(2);
-      expect(result.rewrapped).toBe(5);
+      expect(result.rewrapped).toBe(4);
       expect(readFileSync(keyFile, 'utf8')).toBe(withV2);
       await expectAllDecrypt(store, ring([2, k2]), plain, token, tokenHash);
     });
@@ -257,7 +257,7 @@ describe('master-key rotation', () => {
 
       const result = await rotateVault(store, source);
       expect(result.version).toBe(2);
-      expect(result.rewrapped).toBe(5);
+      expect(result.rewrapped).toBe(4);
       expect(readFileSync(keyFile, 'utf8')).toBe(afterCrash); // no third version
       const v2 = parseKeyring(afterCrash, keyFile).key(2);
       await expectAllDecrypt(store, ring([2, v2]), plain, token, tokenHash);
@@ -268,7 +268,7 @@ describe('master-key rotation', () => {
       const { store, plain, token, tokenHash } = await populated(ring([1, k1]));
       const result = await rotateVault(store, env);
       expect(result.version).toBe(2);
-      expect(result.rewrapped).toBe(5);
+      expect(result.rewrapped).toBe(4);
       await expectAllDecrypt(store, ring([2, k2]), plain, token, tokenHash);
 
       const before = sealedRows(file);

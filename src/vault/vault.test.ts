@@ -99,7 +99,7 @@ describe('Vault', () => {
       expect(vault.keyring).toBe(keyring);
       expect(await store.masterKeys.list()).toEqual([{ version: 1, checkValue: keyring.checkValue(1) }]);
       const secrets = await store.secrets.all();
-      expect(secrets.map((s) => s.id).sort()).toEqual(['audit-head-key', 'token-hash-key']);
+      expect(secrets.map((s) => s.id)).toEqual(['token-hash-key']);
       expect(secrets[0]?.sealed.masterVersion).toBe(1);
     });
 
@@ -335,7 +335,7 @@ describe('Vault', () => {
       const again = await openStore();
       const second = (await Vault.open(again, () => ring([1, k1]))).hashToken(token);
       expect(second.equals(first)).toBe(true);
-      expect((await again.secrets.all()).length).toBe(2); // the token-hash and audit-head keys, not new ones
+      expect((await again.secrets.all()).length).toBe(1);
     });
 
     it('survives master-key rotation, even once the old version is gone', async () => {

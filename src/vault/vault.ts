@@ -5,11 +5,11 @@ import { hashToken } from '../crypto/tokens.js';
 import type { SealedSecret, UpstreamKey } from '../domain/types.js';
 import { SoakpError } from '../shared/errors.js';
 import { Secret } from '../shared/secret.js';
-import type { AuditHead, HeadMac, Store } from '../store/ports.js';
+import type { AuditHead, HeadMac, NextHeadMac, Store } from '../store/ports.js';
 import { verifyKeyring } from './verify.js';
 
 const TOKEN_HASH_KEY = 'token-hash-key';
-const AUDIT_HEAD_KEY = 'audit-head-key';
+const AUDIT_HEAD = 'audit-head';
 
 /**
  * Seals and opens upstream keys, and hashes tokens. Built only through `Vault.open`, which
@@ -19,16 +19,13 @@ export class Vault {
   #keyring: MasterKeyring;
   readonly #reload: () => MasterKeyring;
   readonly #tokenHashKey: Secret<Buffer>;
-  readonly #auditKey: Secret<Buffer>;
-  /** True when this open created the audit key: the head found then (written by an earlier version) is adopted. */
-  readonly auditKeyCreated: boolean;
+  /** The audit head's MAC keys by master-key version, derived on first use. */
+  readonly #auditKeys = new Map<number, Secret<Buffer>>();
 
-  private constructor(keyring: MasterKeyring, reload: () => MasterKeyring, tokenHashKey: Buffer, auditKey: { key: Buffer; created: boolean }) {
+  private constructor(keyring: MasterKeyring, reload: () => MasterKeyring, tokenHashKey: Buffer) {
     this.#keyring = keyring;
     this.#reload = reload;
     this.#tokenHashKey = new Secret(tokenHashKey);
-    this.#auditKey = new Secret(auditKey.key);
-    this.auditKeyCreated = auditKey.created;
   }
 
   /** `reload` re-reads the keyring, for when another process (`vault rotate`) added a version. */
@@ -36,8 +33,7 @@ export class Vault {
     const keyring = reload();
     await verifyKeyring(store, keyring);
     const tokenHashKey = await loadOrCreateKey(store, keyring, TOKEN_HASH_KEY);
-    const auditKey = await loadOrCreateKey(store, keyring, AUDIT_HEAD_KEY);
-    return new Vault(keyring, reload, tokenHashKey.key, auditKey);
+    return new Vault(keyring, reload, tokenHashKey.key);
   }
 
   get keyring(): MasterKeyring {
@@ -67,13 +63,30 @@ export class Vault {
     return hashToken(this.#tokenHashKey.reveal(), token);
   }
 
-  /** The audit head's MAC: only a holder of the master key can move the head of the chain. */
-  readonly auditHeadMac: HeadMac = (seq, hash) => createHmac('sha256', this.#auditKey.reveal()).update(`audit-head|${seq}|${hash}`).digest('hex');
+  /**
+   * The audit head's MAC, `v<master-key version>:<hex>`, under a key derived from the master
+   * key itself: nothing in the database can be deleted or swapped to let someone without the
+   * master key move the head of the chain.
+   */
+  readonly auditHeadMac: HeadMac = (seq, hash) => this.#headMac(this.#keyring.current, seq, hash);
+
+  /** The MAC after an append: only a genuine head is extended with a signed one. */
+  readonly nextAuditHeadMac: NextHeadMac = (previous, seq, hash) => (this.auditHeadAuthentic(previous) ? this.auditHeadMac(seq, hash) : '');
 
   auditHeadAuthentic(head: AuditHead): boolean {
-    const expected = Buffer.from(this.auditHeadMac(head.seq, head.hash), 'hex');
-    const found = Buffer.from(head.mac, 'hex');
-    return found.length === expected.length && timingSafeEqual(found, expected);
+    const m = /^v(\d{1,6}):([0-9a-f]{64})$/.exec(head.mac);
+    if (!m) return false;
+    const version = Number(m[1]);
+    if (!this.#keyring.has(version)) this.#keyring = this.#reload(); // a rotation elsewhere added it
+    if (!this.#keyring.has(version)) return false;
+    const expected = Buffer.from(this.#headMac(version, head.seq, head.hash).slice(m[0].indexOf(':') + 1), 'hex');
+    return timingSafeEqual(Buffer.from(m[2] as string, 'hex'), expected);
+  }
+
+  #headMac(version: number, seq: number, hash: string): string {
+    let key = this.#auditKeys.get(version);
+    if (!key) this.#auditKeys.set(version, (key = new Secret(this.#keyring.derive(version, AUDIT_HEAD))));
+    return `v${version}:${createHmac('sha256', key.reveal()).update(`audit-head|${seq}|${hash}`).digest('hex')}`;
   }
 
   #withFreshKeyring<T>(version: number, fn: (k: MasterKeyring) => T): T {
@@ -97,8 +110,8 @@ export function internalSecretContext(id: string): string {
   return `internal|${id}`;
 }
 
-// The HMAC keys for tokens and for the audit head are random and sealed like any secret, so
-// rotating the master key re-wraps them instead of invalidating every token or the audit head.
+// The HMAC key for tokens is random and sealed like any secret, so rotating the master key
+// re-wraps it instead of invalidating every token.
 async function loadOrCreateKey(store: Store, keyring: MasterKeyring, id: string): Promise<{ key: Buffer; created: boolean }> {
   const context = internalSecretContext(id);
   const existing = await store.secrets.get(id);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditInput, UsageRecord } from '../../src/domain/usage.js';
 import type { ContractContext } from './fixtures.js';
+import type { AuditHead } from '../../src/store/ports.js';
 
 const amount = (tokens: number, micros = 0) => ({ tokens, micros });
 
@@ -83,12 +84,13 @@ export function ledgerContract(t: ContractContext): void {
 
   describe('audit log', () => {
     const macOf = (seq: number, hash: string) => `mac(${seq},${hash})`;
+    const nextMac = (previous: AuditHead, seq: number, hash: string) => `mac(${seq},${hash}|after ${previous.seq},${previous.hash},${previous.mac})`;
 
     it('chains each entry to the one before it, in order, and lists the newest with a limit', async () => {
       const hashOf = (prev: string, e: AuditInput) => `${prev}>${e.action}`;
       const entry = (action: string): AuditInput => ({ at: 1, actor: 'cli:test', action, target: null, details: { n: 1 }, source: 'cli' });
-      const first = await t.store.audit.append(entry('a'), hashOf, macOf);
-      const second = await t.store.audit.append(entry('b'), hashOf, macOf);
+      const first = await t.store.audit.append(entry('a'), hashOf, nextMac);
+      const second = await t.store.audit.append(entry('b'), hashOf, nextMac);
       expect(first.prevHash).toBe('');
       expect(second.prevHash).toBe(first.hash);
       expect(second.hash).toBe('>a>b');
@@ -104,13 +106,13 @@ export function ledgerContract(t: ContractContext): void {
       expect(await t.store.audit.signHead(macOf)).toBe(true);
       expect(await t.store.audit.head()).toEqual({ seq: 0, hash: '', mac: 'mac(0,)' });
       expect(await t.store.audit.signHead(() => 'other')).toBe(false);
-      await t.store.audit.append({ at: 1, actor: 'x', action: 'a', target: null, details: {}, source: null }, hashOf, macOf);
-      expect(await t.store.audit.head()).toEqual({ seq: 1, hash: '>a', mac: 'mac(1,>a)' });
+      await t.store.audit.append({ at: 1, actor: 'x', action: 'a', target: null, details: {}, source: null }, hashOf, nextMac);
+      expect(await t.store.audit.head()).toEqual({ seq: 1, hash: '>a', mac: 'mac(1,>a|after 0,,mac(0,))' });
     });
 
     it('never forks the chain under concurrent appends', async () => {
       const hashOf = (prev: string, e: AuditInput) => `${prev.slice(-40)}|${e.action}`;
-      await Promise.all(Array.from({ length: 20 }, (_, i) => t.store.audit.append({ at: i, actor: 'x', action: `e${i}`, target: null, details: {}, source: null }, hashOf, macOf)));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => t.store.audit.append({ at: i, actor: 'x', action: `e${i}`, target: null, details: {}, source: null }, hashOf, nextMac)));
       const all = await t.store.audit.list();
       for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
       expect(all).toHaveLength(20);

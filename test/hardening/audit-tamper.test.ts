@@ -71,7 +71,7 @@ describe('audit log tampering without the master key', () => {
     await expectBroken(/Audit chain broken.*the audit head is not authenticated/);
   });
 
-  it('notices a head rewritten to match a shortened log (no audit key to sign it)', async () => {
+  it('notices a head rewritten to match a shortened log (no master key to sign it)', async () => {
     tamper(`DELETE FROM audit_log WHERE id = 3; UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE id = 2)`);
     await expectBroken(/Audit chain broken.*the audit head is not authenticated/);
   });
@@ -81,9 +81,9 @@ describe('audit log tampering without the master key', () => {
     await expectBroken(/Audit chain broken.*the audit head is not authenticated/);
   });
 
-  it('adopts a log written before heads were signed, and says so in the log', async () => {
-    // What an earlier version left: no audit key, a head without a MAC.
-    tamper(`DELETE FROM secrets WHERE id = 'audit-head-key'; UPDATE audit_head SET mac = ''`);
+  it('adopts a log written before heads were signed, once, and says so in the log', async () => {
+    // What an earlier version left: no MAC column, its migration not yet run.
+    tamper(`ALTER TABLE audit_head DROP COLUMN mac; DELETE FROM kysely_migration WHERE name = '0003_audit_head_mac'`);
     expect(json(await runCli(['audit', 'verify', '--json'], env))).toEqual({ ok: true, count: 4 });
     const entries = json<Array<{ action: string; details: unknown }>>(await runCli(['audit', 'list', '--json'], env));
     expect(entries.at(-1)).toMatchObject({ action: 'audit.head-adopted', details: { seq: 3 } });
@@ -91,12 +91,28 @@ describe('audit log tampering without the master key', () => {
     await expectBroken(/entries were removed from its end/);
   });
 
-  it('does not adopt a signed head when the audit key was deleted', async () => {
-    tamper(`DELETE FROM secrets WHERE id = 'audit-head-key'`);
+  it('does not adopt a head whose MAC was blanked', async () => {
+    tamper(`DELETE FROM audit_log WHERE id = 3; UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE id = 2), mac = ''`);
     await expectBroken(/the audit head is not authenticated/);
   });
 
-  it('keeps the chain verifiable across a master-key rotation (the audit key is re-wrapped with the rest)', async () => {
+  it('stays broken when a tampered head is extended by later entries', async () => {
+    tamper(`DELETE FROM audit_log WHERE id = 3; UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE id = 2)`);
+    json(await runCli(['user', 'add', 'd@example.com', '--key', canaryKey(), '--no-token', '--json'], env));
+    await expectBroken(/the audit head is not authenticated/);
+  });
+
+  it('keeps no audit key in the database that could be deleted or swapped', async () => {
+    const raw = new BetterSqlite3(join(temp.dir, 'soakp.db'));
+    try {
+      expect(raw.prepare('SELECT id FROM secrets').all()).toEqual([{ id: 'token-hash-key' }]);
+      expect(String((raw.prepare('SELECT mac FROM audit_head').get() as { mac: string }).mac)).toMatch(/^v1:[0-9a-f]{64}$/);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('keeps the chain verifiable across a master-key rotation (the head is signed under the newest version)', async () => {
     const keyring = `1:${env.SOAKP_MASTER_KEY},2:${randomMasterKey()}`;
     json(await runCli(['vault', 'rotate', '--json'], { ...env, SOAKP_MASTER_KEY: keyring }));
     const v2only = { ...env, SOAKP_MASTER_KEY: `2:${keyring.split(',')[1]?.slice(2)}` };

@@ -111,7 +111,7 @@ describe('soakp audit: every control-plane change, hash-chained', () => {
   // The HTTP wiring is the server's; this drives the route itself with an audited Accounts.
   it('audits POST /api/keys as the admin token from the client address, and counts refusals', async () => {
     const rt = await openRuntime({ env, logger: createLogger('silent') });
-    const auditor = new AuditLog(rt.store.audit, rt.vault.auditHeadMac, rt.logger);
+    const auditor = new AuditLog(rt.store.audit, rt.vault.nextAuditHeadMac, rt.logger);
     const app = Fastify();
     try {
       const accounts = new Accounts({ ...servicesOf(rt), auditor, actor: 'server', source: null });

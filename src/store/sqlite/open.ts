@@ -23,11 +23,18 @@ export interface SqliteOptions {
 /** Opens (creating if needed) the SQLite database, checks it really is soakp's, migrates it. */
 export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
   mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
-  if (!existsSync(options.file)) await createWhole(options.file, async (tmp) => (await openFile({ ...options, file: tmp }, true)).close());
-  return openFile(options, false);
+  // The migrations that built a new file count as this open's (the audit head is adopted by them).
+  let built: readonly string[] = [];
+  const init = async (tmp: string): Promise<void> => {
+    const store = await openFile({ ...options, file: tmp }, true);
+    built = store.migrated ?? [];
+    await store.close();
+  };
+  const created = !existsSync(options.file) && (await createWhole(options.file, init));
+  return openFile(options, false, created ? built : []);
 }
 
-async function openFile(options: SqliteOptions, fresh: boolean): Promise<Store> {
+async function openFile(options: SqliteOptions, fresh: boolean, built: readonly string[] = []): Promise<Store> {
   if (!fresh && statSync(options.file).size === 0) throw emptyFile(options.file);
   let raw: BetterSqlite3.Database | undefined;
   try {
@@ -51,13 +58,14 @@ async function openFile(options: SqliteOptions, fresh: boolean): Promise<Store> 
     throw notADatabase(options.file, Boolean(options.fileKey), cause);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  let migrated: string[];
   try {
-    await migrateLocked(db, raw);
+    migrated = await migrateLocked(db, raw);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return new SqliteStore(db, raw, options.pollMs ?? 200);
+  return new SqliteStore(db, raw, options.pollMs ?? 200, [...built, ...migrated]);
 }
 
 // soakp's own databases are created whole (see create.ts), so one that exists always holds
@@ -97,7 +105,7 @@ class SqliteStore implements Store {
   readonly #poller: ChangePoller;
   #closed = false;
 
-  constructor(db: Kysely<Database>, raw: BetterSqlite3.Database, pollMs: number) {
+  constructor(db: Kysely<Database>, raw: BetterSqlite3.Database, pollMs: number, readonly migrated: readonly string[]) {
     const poller = new ChangePoller(raw, pollMs);
     const repos = sqlRepos(db, () => poller.bump());
     this.users = repos.users;
@@ -150,11 +158,12 @@ function notADatabase(file: string, encrypted: boolean, cause: unknown): SoakpEr
 // one IMMEDIATE transaction on the raw connection does both: a second process opening a new
 // database at the same moment waits (busy_timeout) and then finds nothing left to do, and a
 // crash part-way through leaves the schema as it was.
-async function migrateLocked(db: Kysely<Database>, raw: BetterSqlite3.Database): Promise<void> {
+async function migrateLocked(db: Kysely<Database>, raw: BetterSqlite3.Database): Promise<string[]> {
   raw.exec('BEGIN IMMEDIATE');
   try {
-    await migrateToLatest(db as Kysely<unknown>, 'blob');
+    const applied = await migrateToLatest(db as Kysely<unknown>, 'blob');
     raw.exec('COMMIT');
+    return applied;
   } catch (err) {
     if (raw.inTransaction) raw.exec('ROLLBACK');
     throw err;
