@@ -61,7 +61,7 @@ export class Soakp {
     const started = Date.now();
     // The same path as an HTTP request: scopes, limits, budgets and the usage ledger apply.
     const res = await exchange(this.#exchangeDeps(), {
-      method: options.method ?? (payload === null ? 'GET' : 'POST'),
+      method: options.method?.toUpperCase() ?? (payload === null ? 'GET' : 'POST'),
       pathAndQuery: upstreamPathOf(`/v1/${endpoint.replace(/^\/+/, '').replace(/^v1\//, '')}`),
       headers,
       body: payload,

@@ -53,9 +53,13 @@ function osUser(): string {
   }
 }
 
-/** Prints `data` as JSON with --json (JSON escapes control characters), else the human text, made printable. */
+/**
+ * Prints `data` as JSON with --json, else the human text, made printable. JSON escapes C0
+ * controls itself; C1 controls and bidi marks are escaped too (`\uXXXX`: the same value to
+ * a JSON reader, nothing a terminal acts on).
+ */
 export function output(g: GlobalOptions, data: unknown, human: string): void {
-  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2)}\n` : `${printable(human)}\n`);
+  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2).replace(UNSAFE, escape)}\n` : `${printable(human)}\n`);
 }
 
 // Stored text (token names, audit details, ids typed by a user) can hold terminal escapes:
@@ -67,7 +71,11 @@ const NAMED: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** `text` with control and bidi characters escaped (tabs and new lines kept unless `cell`). */
 export function printable(text: string, cell = false): string {
-  return text.replace(cell ? UNSAFE_IN_CELL : UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(cell ? UNSAFE_IN_CELL : UNSAFE, (c) => NAMED[c] ?? escape(c));
+}
+
+function escape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** The upstream key from --key-stdin (preferred: it stays out of shell history and `ps`) or --key. */

@@ -41,7 +41,7 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   return {
     engine,
     auditor,
-    unavailable: async () => (gate && !(await answers(gate)) ? ['redis'] : []),
+    unavailable: gate ? oneProbe(gate) : async () => [],
     close: async () => {
       await engine.settled(); // requests whose usage was still being counted queue their rows first
       await budgets.close();
@@ -57,6 +57,15 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
 // configured. Synchronously, so that this factory, and when the connection starts, stay as they were.
 function redisClass(): typeof Redis {
   return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+}
+
+/**
+ * Readiness asks Redis at most once at a time: callers arriving while a probe runs share it,
+ * so a flood of /readyz during an outage makes one PING, not one each.
+ */
+function oneProbe(redis: Redis): () => Promise<string[]> {
+  let running: Promise<string[]> | undefined;
+  return () => (running ??= answers(redis).then((ok) => (ok ? [] : ['redis'])).finally(() => (running = undefined)));
 }
 
 /** Whether Redis answers PING within READY_WAIT_MS (a first connection still under way is waited for). */

@@ -115,7 +115,7 @@ export class PolicyEngine {
   admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Maybe<Ticket> {
     const view = policyView(ctx.token, ctx.user);
     const model = fields.model ?? null;
-    if (fields.unread !== undefined && (view.models || (view.counted && METERED.has(ctx.family)))) {
+    if (fields.unread !== undefined && ((view.models && NAMES_MODEL.has(ctx.family)) || (view.counted && METERED.has(ctx.family)))) {
       this.#deny(ctx, 'model_unreadable', `The request body is larger than ${fields.unread} bytes, the most soakp reads to find its "model" field, and this token's policy needs it. Send a smaller body, or ask the operator to raise budgets.inspectLimit.`);
     }
     if (view.models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
@@ -154,6 +154,9 @@ export class PolicyEngine {
     throw new SoakpError(code, message);
   }
 }
+
+/** Families whose requests name a model in their body (files, uploads, batches… name none). */
+const NAMES_MODEL: ReadonlySet<EndpointFamily> = new Set<EndpointFamily>([...METERED, 'images', 'audio', 'fine_tuning', 'assistants']);
 
 /** A budget, a token limit or a model or endpoint scope binds the token: what it calls must be metered. */
 function guarded(view: PolicyView): boolean {

@@ -30,6 +30,8 @@ export interface Inspected {
   readonly body: Readable | Buffer;
   /** False when the body was larger than the limit and was passed on unread. */
   readonly complete: boolean;
+  /** Bytes counted against the inspection cap, to give back once admission has decided. */
+  readonly held: number;
 }
 
 /**
@@ -37,13 +39,15 @@ export interface Inspected {
  * stream that replays those bytes and continues with the rest. JSON is read whole (its
  * fields may come in any order) up to the inspection limit; multipart only up to the `model`
  * field. Bytes held count against the cap shared by all requests (503 past it), and a body
- * that arrives slower than the minimum rate is cut (408). A body declared larger than the
- * limit is not read at all. A callback, not a promise: it runs on every request whose
- * policy needs the body.
+ * that arrives slower than the minimum rate is cut (408). The bytes read stay counted until
+ * the caller gives them back (`held`), once admission has decided. A JSON body declared
+ * larger than the limit is not read at all. A callback, not a promise: it runs on every
+ * request whose policy needs the body.
  */
 export function readBody(raw: Readable, contentType: string, declared: number, inspection: Inspection, done: (err: unknown, inspected?: Inspected) => void): void {
-  if (declared > inspection.limit) return done(null, { fields: {}, body: raw, complete: false });
   const multipart = /^multipart\/form-data/i.test(contentType);
+  if (!multipart && declared > inspection.limit) return done(null, { fields: {}, body: raw, complete: false, held: 0 });
+  if (raw.destroyed) return done(gone());
   const chunks: Buffer[] = [];
   let size = 0;
   let fields: RequestFields = {};
@@ -54,7 +58,6 @@ export function readBody(raw: Readable, contentType: string, declared: number, i
     raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
     clearTimeout(timer);
     parser?.destroy();
-    inspection.held.give(size);
   };
   const stop = (complete: boolean): void => {
     detach();
@@ -63,14 +66,16 @@ export function readBody(raw: Readable, contentType: string, declared: number, i
     try {
       // Read whole: forwarded as this one buffer, so no replaying stream is needed.
       const whole = !multipart && complete ? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)) : undefined;
-      inspected = whole ? { fields: jsonFields(whole), body: whole, complete, whole } : { fields, body: replay(chunks, raw), complete };
+      inspected = whole ? { fields: jsonFields(whole), body: whole, complete, whole, held: size } : { fields, body: replay(chunks, raw), complete, held: size };
     } catch (err) {
+      inspection.held.give(size);
       return done(err);
     }
     done(null, inspected);
   };
   const fail = (err: unknown): void => {
     detach();
+    inspection.held.give(size);
     raw.pause(); // not destroyed: the refusal is still answered on this connection
     done(err);
   };
@@ -95,9 +100,13 @@ export function readBody(raw: Readable, contentType: string, declared: number, i
   const onEnd = (): void => stop(true);
   const onError = (err: unknown): void => fail(err);
   // A client gone before the end: nothing more will come.
-  const onClose = (): void => fail(new SoakpError('client_closed', 'The client closed the connection before sending the whole body.'));
+  const onClose = (): void => fail(gone());
   raw.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   if (inspection.minRate > 0) timer = setTimeout(pace, inspection.graceMs);
+}
+
+function gone(): SoakpError {
+  return new SoakpError('client_closed', 'The client closed the connection before sending the whole body.');
 }
 
 function replay(chunks: Buffer[], rest: Readable): Readable {
@@ -127,7 +136,8 @@ function multipartModel(contentType: string, found: (model: string) => void): { 
   bb.on('field', (name, value) => {
     if (name === 'model') found(value);
   });
-  bb.on('file', (_name, stream) => stream.resume());
+  // Reading stops at the limit: a file part cut short then reports an error nobody needs.
+  bb.on('file', (_name, stream) => stream.on('error', () => undefined).resume());
   bb.on('error', () => undefined); // a malformed body is the upstream's to judge, not ours
   return { write: (c) => bb.write(c), destroy: () => bb.destroy() };
 }

@@ -117,7 +117,14 @@ function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: 
     readBody(body, String(req.headers['content-type'] ?? ''), Number(req.headers['content-length'] ?? 0), deps.inspection, (err, inspected) => {
       if (err) return done(err);
       const read = inspected as Inspected;
-      admitted(deps, req, principal, ctx, read.complete ? read : { ...read, fields: { ...read.fields, unread: deps.inspection.limit } }, done);
+      // What was read stays counted against the cap until admission decides (a prompt may be counted meanwhile).
+      let held = read.held;
+      const release: Admit = (e, a) => {
+        deps.inspection.held.give(held);
+        held = 0;
+        done(e, a);
+      };
+      admitted(deps, req, principal, ctx, read.complete ? read : { ...read, fields: { ...read.fields, unread: deps.inspection.limit } }, release);
     });
   } catch (err) {
     done(err);

@@ -10,11 +10,16 @@ import { SoakpError } from '../shared/errors.js';
  */
 const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-_.~]+)*\/?$/;
 const UNRESERVED = /[A-Za-z0-9\-_.~]/;
+// RFC 3986 pchar and '/': anything else (`#`, space, `"`, `<`, `{`, bytes over 0x7f…) would be
+// read differently by different servers, so it is refused rather than guessed about.
+const PCHARS = /^[A-Za-z0-9\-_.~!$&'()*+,;=:@%/]*$/;
 
 export function upstreamPathOf(rawUrl: string): string {
   if (!rawUrl.startsWith('/v1/') && rawUrl !== '/v1' && !rawUrl.startsWith('/v1?')) {
     throw new SoakpError('not_found', 'Only /v1/ paths are proxied.');
   }
+  // A fragment never belongs in a request target; an upstream might cut the path or query there.
+  if (rawUrl.includes('#')) throw invalid('A # is not allowed in the request target; percent-encode it.');
   const rest = rawUrl.slice(3);
   const q = rest.indexOf('?');
   const path = q === -1 ? rest : rest.slice(0, q);
@@ -25,6 +30,7 @@ export function upstreamPathOf(rawUrl: string): string {
 
 function canonicalPath(path: string): string {
   if (/%2f|%5c|\\/i.test(path)) throw invalid('Encoded slashes and backslashes are not allowed in the path.');
+  if (!PCHARS.test(path)) throw invalid('The path holds a character that must be percent-encoded.');
   const canonical = path.replace(/\/{2,}/g, '/').replace(/%(.{0,2})/gs, (_, hex: string) => {
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw invalid('The path holds an invalid percent-encoding.');
     const char = String.fromCharCode(parseInt(hex, 16));

@@ -46,6 +46,14 @@ describe('TrustedProxies', () => {
     expect(proxies.clientOf(request('127.0.0.1', { forwarded: 'For=192.0.2.60;Proto=http;by=203.0.113.43' }))).toEqual({ address: '192.0.2.60', secure: false });
   });
 
+  it('walks at most 16 hops, however many trusted-looking addresses a client pads the header with', () => {
+    const padding = Array.from({ length: 2000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ');
+    const client = proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': `203.0.113.9, ${padding}` }));
+    expect(client.address).toBe('10.0.7.192'); // the 16th hop from the right: a proxy, never the padded-away client
+    const short = Array.from({ length: 15 }, (_, i) => `10.0.0.${i + 1}`).join(', ');
+    expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': `203.0.113.9, ${short}` })).address).toBe('203.0.113.9');
+  });
+
   it('stops at an unknown or obfuscated hop: the proxy that wrote it is all that is known', () => {
     expect(proxies.clientOf(request('127.0.0.1', { forwarded: 'for=unknown' }))).toEqual({ address: '127.0.0.1', secure: false });
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9, _hidden, 10.0.0.5' }))).toEqual({ address: '10.0.0.5', secure: false });

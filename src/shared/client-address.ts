@@ -60,10 +60,15 @@ export class TrustedProxies {
     return fromForwarded ?? fromXff ?? peer;
   }
 
-  /** Right to left through `hops` (client first, as proxies append), while the current hop is trusted. */
+  /**
+   * Right to left through `hops` (client first, as proxies append), while the current hop is
+   * trusted, for at most MAX_HOPS: a client can pad the list with trusted-looking addresses,
+   * and every step costs a lookup before the request is even authenticated.
+   */
   #walk(peer: Client, hops: ReadonlyArray<{ for: string; proto?: string }>, protos: readonly string[] = []): Client {
     let client = peer;
-    for (let i = hops.length - 1; i >= 0 && this.trusts(client.address); i--) {
+    const last = Math.max(0, hops.length - MAX_HOPS);
+    for (let i = hops.length - 1; i >= last && this.trusts(client.address); i--) {
       const hop = hops[i] as { for: string; proto?: string };
       const address = ipOf(hop.for);
       if (address === undefined) break; // `unknown`, an obfuscated name or garbage: the proxy is all we know
@@ -75,6 +80,9 @@ export class TrustedProxies {
     return client;
   }
 }
+
+/** More proxies than any real chain has; past them the walk stops at the last one reached. */
+const MAX_HOPS = 16;
 
 /** A socket's peer as an IP address (IPv4-mapped IPv6 as IPv4): cheap, as every request asks. */
 export function peerAddress(socket: { remoteAddress?: string | undefined }): string | null {

@@ -78,13 +78,28 @@ describe('bodies read for policies: memory, pace and shape', () => {
   it('refuses a multipart upload whose model field comes after more than the limit, for a model-scoped token', async () => {
     const token = await h.issue('--models', 'whisper-1');
     const form = new FormData();
-    form.append('file', new Blob([Buffer.alloc(1_100_000, 1)]), 'a.mp3');
+    form.append('file', new Blob([Buffer.alloc(3_000_000, 1)]), 'a.mp3');
     form.append('model', 'other-transcriber');
     const before = h.upstream.requests.length;
     const res = await fetch(`${h.server.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_unreadable');
     expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('passes large uploads of a model-scoped token that name no model, or name it before the limit', async () => {
+    const token = await h.issue('--models', 'whisper-1');
+    const file = new FormData();
+    file.append('purpose', 'batch');
+    file.append('file', new Blob([Buffer.alloc(1_100_000, 1)]), 'big.jsonl');
+    const upload = await fetch(`${h.server.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: file });
+    expect(upload.status).toBe(200);
+    const audio = new FormData();
+    audio.append('model', 'whisper-1');
+    audio.append('file', new Blob([Buffer.alloc(1_100_000, 1)]), 'a.mp3');
+    const transcribed = await fetch(`${h.server.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: audio });
+    expect(transcribed.status).toBe(200);
+    expect(h.upstream.requests.at(-1)?.body.length).toBeGreaterThan(1_100_000);
   });
 
   it('refuses JSON nested 200,000 levels deep with 400, not a stack overflow', async () => {

@@ -36,8 +36,9 @@ describe('CLI output with control characters in stored text', () => {
     expect(r.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e\r]/);
   });
 
-  it('keeps the exact text in --json output, where JSON escapes it', async () => {
-    const tokens = json<Array<{ name: string }>>(await runCli(['token', 'list', '--json'], env));
-    expect(tokens.map((t) => t.name)).toContain(HOSTILE);
+  it('keeps the exact text in --json output, with every control and bidi character escaped', async () => {
+    const r = await runCli(['token', 'list', '--json'], env);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(json<Array<{ name: string }>>(r).map((t) => t.name)).toContain(HOSTILE);
   });
 });

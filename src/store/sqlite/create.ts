@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, linkSync, openSync, rmSync } from 'node:fs';
 
 /**
  * Creates a new database file whole: `init` builds it (schema and all) under a temporary name,
@@ -13,12 +13,25 @@ export async function createWhole(file: string, init: (tmp: string) => Promise<v
   try {
     closeSync(openSync(tmp, 'wx', 0o600)); // owner-only from the start: SQLite gives its -wal and -shm the same mode
     await init(tmp);
-    linkSync(tmp, file);
+    place(tmp, file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return false;
   } finally {
     for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+  }
+}
+
+// A hard link puts the finished file in place at once, and only if nothing is there yet. Some
+// file systems (network shares, some container volumes) have no hard links: an exclusive copy
+// keeps the "only if nothing is there" part.
+function place(tmp: string, file: string): void {
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw err;
+    copyFileSync(tmp, file, constants.COPYFILE_EXCL);
   }
 }
