@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import type { BudgetSubject, Budgets, Reservation } from './budget.js';
 import type { FinishFacts, PolicyContext, Ticket } from './engine.js';
 import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';
+import type { PromptParts } from './prompt-parts.js';
 import { RateLimitRefusal } from './rate-limit-headers.js';
 import { usageRow } from './usage-row.js';
 import type { Admission, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
@@ -16,7 +17,8 @@ export interface Worst {
   /** Prompt tokens reserved: the request's upper bound, or its exact count. */
   prompt: number;
   readonly completion: number;
-  readonly text: string | undefined;
+  /** What the prompt is billed for; undefined without readable text (the body's bytes stand in). */
+  readonly parts: PromptParts | undefined;
   readonly bodyBytes: number;
   /** A prompt of this many tokens passes no limit or budget (the smallest in tokens, plus one). */
   readonly promptCap: number;
@@ -70,10 +72,10 @@ export function reserve(budgets: Budgets, subjects: readonly BudgetSubject[], wo
 
 /** Asks again with the exact prompt count, when it is below the bound that was refused. */
 async function askExactly<T>(worst: Worst, refusal: unknown, ask: (prompt: number) => Maybe<T>): Promise<T> {
-  if (worst.text === undefined) throw refusal;
+  if (worst.parts === undefined) throw refusal;
   // A long prompt is counted only as far as it could still be admitted.
   const stopAt = Math.min(worst.prompt, worst.promptCap);
-  const exact = await exactPrompt(worst.text, stopAt);
+  const exact = await exactPrompt(worst.parts, stopAt);
   if (exact >= stopAt) throw refusal;
   worst.prompt = exact;
   return ask(exact);
@@ -97,7 +99,7 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
     settling.pending.add(tracked);
   };
   const settle = (observed: UsageObservation, facts: FinishFacts): void => {
-    const figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.text, worst.bodyBytes) : 0;
+    const figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.parts, worst.bodyBytes) : 0;
     // A long prompt is counted a slice at a time; its row waits for the count.
     if (figure instanceof Promise) track(figure.then((prompt) => settleWith(observed, facts, prompt), (err: unknown) => {
       failed(err);

@@ -6,6 +6,7 @@ import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
 import { METERED, type PolicyView, policyView } from './policy-view.js';
 import { promptBound } from './prompt.js';
+import { type PromptParts, readable } from './prompt-parts.js';
 import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
 
@@ -108,9 +109,11 @@ export class PolicyEngine {
 
   /**
    * Scopes on the body's model, then rate limits, then budgets. The prompt is reserved by an
-   * upper bound that costs no tokenizer (its UTF-8 bytes: a token is at least one byte); only
+   * upper bound that costs no tokenizer (its text's UTF-8 bytes — a token is at least one
+   * byte — plus the chat format's tokens and tool definitions' bytes, see promptBound); only
    * when that bound is refused is the prompt counted exactly and asked for again, so a
-   * request is refused only if its exact count would be. Throws or rejects with the refusal.
+   * request is refused only if its exact count would be (tool definitions stay at their
+   * bytes). Throws or rejects with the refusal.
    */
   admit(ctx: PolicyContext, fields: RequestFields, bodyBytes: number): Maybe<Ticket> {
     const view = policyView(ctx.token, ctx.user);
@@ -121,11 +124,11 @@ export class PolicyEngine {
     if (view.models && (METERED.has(ctx.family) || ctx.family === 'realtime') && model === null) this.#deny(ctx, 'model_not_allowed', 'This token is limited to certain models, and the request names none that soakp could read.');
     if (view.models && model !== null && !view.models(model)) this.#deny(ctx, 'model_not_allowed', `This token may not use the model "${model.slice(0, 100)}".`);
     const metered = METERED.has(ctx.family);
-    // No readable text (an image-only message, token arrays): the body's bytes ÷ 3, as ever.
-    const text = metered && fields.promptText ? fields.promptText : undefined;
+    const parts = metered ? promptOf(ctx.family, fields.prompt) : undefined;
     const worst: Worst = {
-      metered, model, text, bodyBytes,
-      prompt: !metered ? 0 : text !== undefined ? promptBound(text) : Math.ceil(bodyBytes / 3),
+      metered, model, parts, bodyBytes,
+      // Nothing readable (an empty or unreadable body): the body's bytes ÷ 3, as ever.
+      prompt: !metered ? 0 : parts !== undefined ? promptBound(parts) : Math.ceil(bodyBytes / 3),
       completion: metered ? (fields.maxTokens ?? this.deps.completionCeiling) * (fields.n ?? 1) : 0,
       promptCap: promptCapOf(view),
     };
@@ -161,6 +164,14 @@ const NAMES_MODEL: ReadonlySet<EndpointFamily> = new Set<EndpointFamily>([...MET
 /** A budget, a token limit or a model or endpoint scope binds the token: what it calls must be metered. */
 function guarded(view: PolicyView): boolean {
   return view.counted || view.models !== undefined || view.scopes.endpoints !== undefined;
+}
+
+/** Only chat and responses requests are wrapped in the chat format; completions and embeddings bill their text alone. */
+const FRAMED: ReadonlySet<EndpointFamily> = new Set<EndpointFamily>(['chat', 'responses']);
+
+function promptOf(family: EndpointFamily, p: PromptParts | undefined): PromptParts | undefined {
+  if (p === undefined || !readable(p)) return undefined;
+  return FRAMED.has(family) ? p : { ...p, framing: 0 };
 }
 
 /** One more than the smallest limit in tokens (a budget's or a TPM limit): no prompt that long is admitted. */

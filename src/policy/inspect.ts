@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
 import { SoakpError } from '../shared/errors.js';
 import { type Inspection, tooSlow } from './inspection.js';
+import { type PromptParts, promptParts, tooDeep } from './prompt-parts.js';
 import type busboy from 'busboy';
 
 /** The request fields policies need. Absent fields are undefined. */
@@ -12,8 +13,8 @@ export interface RequestFields {
   maxTokens?: number;
   /** Number of choices asked for (`n`), which multiplies the worst case. */
   n?: number;
-  /** Text of the prompt (messages / input / prompt), for counting prompt tokens locally. */
-  promptText?: string;
+  /** What the prompt is billed for (messages / input / prompt, instructions, tools), to bound and count its tokens locally. */
+  prompt?: PromptParts;
   /** A streamed chat or completion that did not ask for usage in its final chunk. */
   streamWithoutUsage?: boolean;
   /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
@@ -157,36 +158,11 @@ export function jsonFields(body: Buffer): RequestFields {
   const max = [v.max_completion_tokens, v.max_tokens, v.max_output_tokens].find((x) => typeof x === 'number' && Number.isInteger(x) && x > 0);
   if (typeof max === 'number') fields.maxTokens = max;
   if (typeof v.n === 'number' && Number.isInteger(v.n) && v.n > 0) fields.n = v.n;
-  fields.promptText = promptText(v);
+  fields.prompt = promptParts(v);
   if (v.stream === true && v.stream_options === undefined) fields.streamWithoutUsage = true;
   const options = v.stream_options as Record<string, unknown> | null | undefined;
   if (v.stream === true && typeof options === 'object' && options !== null && options.include_usage === true) fields.streamUsage = true;
   return fields;
-}
-
-/** Deeper than any prompt OpenAI accepts; a body nested further is refused, not walked. */
-const MAX_DEPTH = 64;
-
-/** The prompt's text in order, walked with a stack of its own: a deep body cannot overflow the call stack. */
-function promptText(v: Record<string, unknown>): string {
-  const parts: string[] = [];
-  const stack: Array<[unknown, number]> = [[v.messages ?? v.input ?? v.prompt, 0]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [x, depth] = item;
-    if (depth > MAX_DEPTH) throw tooDeep();
-    if (typeof x === 'string') parts.push(x);
-    else if (Array.isArray(x)) for (let i = x.length - 1; i >= 0; i--) stack.push([x[i], depth + 1]);
-    else if (x && typeof x === 'object') {
-      const o = x as Record<string, unknown>;
-      if (typeof o.text === 'string') parts.push(o.text);
-      if (o.content !== undefined) stack.push([o.content, depth + 1]);
-    }
-  }
-  return parts.join('\n');
-}
-
-function tooDeep(): SoakpError {
-  return new SoakpError('invalid_request', `The request body nests arrays or objects deeper than ${MAX_DEPTH} levels.`);
 }
 
 /**

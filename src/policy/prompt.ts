@@ -1,28 +1,49 @@
+import type { PromptParts } from './prompt-parts.js';
 import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
 
 /**
- * An upper bound on a prompt's tokens that needs no tokenizer: its UTF-8 bytes (a token of
- * the o200k encoding is at least one byte). Admission reserves this; the tokenizer's ~70 MB
- * of tables are loaded only if the bound is refused (see PolicyEngine.admit).
+ * An upper bound on a prompt's tokens that needs no tokenizer: the UTF-8 bytes of its texts
+ * and tool definitions (a token of the o200k encoding is at least one byte), plus the chat
+ * format's tokens and the parts taken as they are. Admission reserves this; the tokenizer's
+ * ~70 MB of tables are loaded only if the bound is refused (see PolicyEngine.admit).
  */
-export function promptBound(text: string): number {
-  return Buffer.byteLength(text);
+export function promptBound(p: PromptParts): number {
+  let bytes = 0;
+  for (const t of p.texts) bytes += Buffer.byteLength(t);
+  return bytes + untouched(p);
+}
+
+/** What is never counted: the format's tokens, the parts taken as they are, tool definitions by their bytes. */
+function untouched(p: PromptParts): number {
+  return p.framing + p.fixed + Buffer.byteLength(p.tools);
 }
 
 /**
- * The prompt's token count, loading the tokenizer first if need be. A long text is counted a
- * slice at a time, each in its own turn of the event loop, so other requests (and /healthz)
- * are answered meanwhile; slices end before a space, where the encoder splits words anyway.
+ * The prompt's token count, loading the tokenizer first if need be: each text counted on its
+ * own (as the upstream does), plus what is never counted. A long text is counted a slice at
+ * a time, each in its own turn of the event loop, so other requests (and /healthz) are
+ * answered meanwhile; slices end before a space, where the encoder splits words anyway.
  * Counting stops once `stopAt` is reached: the caller only needs to know it is that many.
  */
-export async function exactPrompt(text: string, stopAt = Infinity): Promise<number> {
+export async function exactPrompt(p: PromptParts, stopAt = Infinity): Promise<number> {
+  return counted(p.texts, untouched(p), stopAt);
+}
+
+async function counted(texts: readonly string[], start: number, stopAt: number): Promise<number> {
   if (!tokenizerReady()) await loadTokenizer();
-  let total = 0;
-  for (let at = 0; at < text.length && total < stopAt; ) {
-    const end = sliceEnd(text, at);
-    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-    total += countText(text.slice(at, end));
-    at = end;
+  let total = start;
+  let turn = 0;
+  for (const text of texts) {
+    for (let at = 0; at < text.length && total < stopAt; ) {
+      const end = sliceEnd(text, at);
+      turn += end - at;
+      if (turn > SLICE) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turn = end - at;
+      }
+      total += countText(text.slice(at, end));
+      at = end;
+    }
   }
   return total;
 }
@@ -41,18 +62,27 @@ function sliceEnd(text: string, at: number): number {
 }
 
 /** The prompt's figure for the ledger when the upstream reported none, without holding the event loop for a long text. */
-export function promptFigureSoon(text: string | undefined, bodyBytes: number): number | Promise<number> {
-  return text !== undefined && text.length > SLICE && tokenizerReady() ? exactPrompt(text) : promptFigure(text, bodyBytes);
+export function promptFigureSoon(p: PromptParts | undefined, bodyBytes: number): number | Promise<number> {
+  if (p === undefined || !tokenizerReady() || length(p) <= SLICE) return promptFigure(p, bodyBytes);
+  return counted([...p.texts, p.tools], p.framing + p.fixed, Infinity);
+}
+
+function length(p: PromptParts): number {
+  let n = p.tools.length;
+  for (const t of p.texts) n += t.length;
+  return n;
 }
 
 /**
- * The prompt's tokens for the ledger when the upstream reported none: exact once the
- * tokenizer is loaded (a stream counted without reported usage has loaded it), else the
- * usual four bytes a token — the row's source says `estimated` then. Without readable text
- * (multipart, or a body too large to inspect): body bytes ÷ 3.
+ * The prompt's tokens for the ledger when the upstream reported none: its texts and tool
+ * definitions exact once the tokenizer is loaded (a stream counted without reported usage has
+ * loaded it), else the usual four bytes a token — the row's source says `estimated` then —
+ * plus the chat format's tokens. Without readable text (multipart, or a body too large to
+ * inspect): body bytes ÷ 3.
  */
-export function promptFigure(text: string | undefined, bodyBytes: number): number {
-  if (text === undefined) return Math.ceil(bodyBytes / 3);
-  if (text === '') return 0;
-  return tokenizerReady() ? countText(text) : Math.max(1, Math.ceil(Buffer.byteLength(text) / 4));
+export function promptFigure(p: PromptParts | undefined, bodyBytes: number): number {
+  if (p === undefined) return Math.ceil(bodyBytes / 3);
+  let total = p.framing + p.fixed;
+  for (const t of [...p.texts, p.tools]) total += t === '' ? 0 : tokenizerReady() ? countText(t) : Math.max(1, Math.ceil(Buffer.byteLength(t) / 4));
+  return total;
 }

@@ -20,6 +20,7 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
     case '/v1/chat/completions':
       if (parsed === undefined) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', code: null, param: null } });
       if (parsed.stream === true) return sse(res, parsed.model ?? 'gpt-4o-mini', controls, parsed.stream_options?.include_usage === true);
+      if (controls.billedUsage) return json(res, 200, { ...chat(parsed.model, 'echo'), usage: await billed(parsed) });
       return json(res, 200, chat(parsed.model, `echo: ${parsed.messages?.at(-1)?.content ?? ''}`));
     case '/v1/embeddings': {
       // The SDK asks for base64 (little-endian float32) unless told otherwise, as OpenAI's API allows.
@@ -80,11 +81,24 @@ function chat(model: string | undefined, content: string) {
   };
 }
 
+/** Usage as OpenAI bills a chat request (its cookbook's count of chat messages); the tokenizer is loaded only here. */
+async function billed(parsed: Parsed) {
+  const { countTokens } = await import('gpt-tokenizer/encoding/o200k_base');
+  let prompt = 3; // the reply's priming
+  for (const m of parsed.messages ?? []) {
+    prompt += 3;
+    for (const [key, value] of Object.entries(m)) if (typeof value === 'string') prompt += countTokens(value) + (key === 'name' ? 1 : 0);
+  }
+  const completion = Math.min(3, parsed.max_tokens ?? 3);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
 interface Parsed {
   model?: string;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   encoding_format?: string;
+  max_tokens?: number;
   messages?: Array<{ content?: string }>;
 }
 

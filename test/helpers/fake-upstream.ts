@@ -24,6 +24,12 @@ export interface FakeControls {
   /** When set, SSE answers wait for this gate before each event from `sseGateFrom` on (default 1). */
   sseGate?: Gate | undefined;
   sseGateFrom?: number | undefined;
+  /**
+   * When set, chat answers report the prompt as OpenAI bills it: each message's role, name and
+   * text in o200k tokens, 3 tokens a message, 1 a name and 3 priming the reply; and at most
+   * `max_tokens` completion tokens.
+   */
+  billedUsage?: boolean | undefined;
   /** Resolves when the fake sees the client side of an answer close before it ended. */
   onAbort?: (() => void) | undefined;
 }

@@ -94,6 +94,7 @@ describe('the prompt is reserved by a byte bound; the tokenizer is loaded only w
     await stop(); // flushes the ledger
     const recorded = rows().slice(-2);
     expect(recorded.map((r) => r.source)).toEqual(['counted', 'reported']);
-    expect(recorded[0]?.prompt_tokens).toBe(countText('count me'));
+    // Its role and text, 3 tokens for the message and 3 priming the reply, as OpenAI bills a chat.
+    expect(recorded[0]?.prompt_tokens).toBe(countText('user') + countText('count me') + 3 + 3);
   });
 });
