@@ -31,7 +31,7 @@ const PLANES = ['proxy', 'admin'];
  */
 const ADAPTERS = {
   'proxy/undici-core.ts': 'undici',
-  'policy/rate-limit-window.ts': 'rate-limiter-flexible',
+  'policy/rate-limiter-flexible-core.ts': 'rate-limiter-flexible',
 };
 
 /** The local names `createRequire(import.meta.url)` is bound to in src/: calls to them are imports too. */
