@@ -161,4 +161,4 @@ const options = {
 
 module.exports = { forbidden: rulesFor('src'), options };
 // For the tests, not enumerable: dependency-cruiser clones its configuration, and a function cannot be.
-Object.defineProperties(module.exports, { rulesFor: { value: rulesFor }, ADAPTERS: { value: ADAPTERS } });
+Object.defineProperties(module.exports, { rulesFor: { value: rulesFor }, REQUIRE_NAMES: { value: REQUIRE_NAMES } });

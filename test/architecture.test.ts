@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, cruiseRules } from './helpers/depcruise.js';
+import { REQUIRE_NAMES, ROOT, cruiseRules } from './helpers/depcruise.js';
 
 // The import rules of docs/ARCHITECTURE.md live in .dependency-cruiser.cjs: the layer arrows, the
 // two planes apart, folder entries, no cycles, no private package paths outside their adapter,
@@ -34,14 +34,22 @@ describe('module rules (dependency-cruiser)', () => {
   });
 });
 
-describe('private state read through a public entry', () => {
-  // dependency-cruiser sees imports, not property reads: pino's logger state is reached through
-  // `pino.symbols`, a public export, so its one adapter is checked here.
+// What dependency-cruiser cannot see, checked over the source text instead.
+describe('what the import rules cannot see', () => {
+  const src = join(ROOT, 'src');
+  const sources = readdirSync(src, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => ({ file, text: readFileSync(join(src, file), 'utf8') }));
+
+  // pino's logger state is reached through `pino.symbols`, a property of its public export.
   it("only src/shared/pino-destination.ts reads pino's symbols", () => {
-    const src = join(ROOT, 'src');
-    const readers = readdirSync(src, { recursive: true, encoding: 'utf8' })
-      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
-      .filter((file) => /\bsymbols\b/.test(readFileSync(join(src, file), 'utf8')));
-    expect(readers).toEqual(['shared/pino-destination.ts']);
+    expect(sources.filter(({ text }) => /\bsymbols\b/.test(text)).map(({ file }) => file)).toEqual(['shared/pino-destination.ts']);
+  });
+
+  // `createRequire(…)('x')` called at once is invisible to the rules; `load('x')` is seen.
+  it(`binds createRequire to a name the rules know (${REQUIRE_NAMES.join(', ')})`, () => {
+    const bound = new RegExp(`const (?:${REQUIRE_NAMES.join('|')}) = createRequire\\(import\\.meta\\.url\\);`, 'g');
+    const unbound = sources.filter(({ text }) => (text.match(/createRequire\(/g) ?? []).length !== (text.match(bound) ?? []).length);
+    expect(unbound.map(({ file }) => file)).toEqual([]);
   });
 });

@@ -10,8 +10,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 interface Config {
   options: ICruiseOptions & { tsConfig: { fileName: string } };
   rulesFor(root: string): IForbiddenRuleType[];
+  REQUIRE_NAMES: string[];
 }
 const config = createRequire(import.meta.url)('../../.dependency-cruiser.cjs') as Config;
+
+/** The local names `createRequire(…)` may be bound to: the rules see calls to these as imports. */
+export const REQUIRE_NAMES = config.REQUIRE_NAMES;
 
 /** One reported violation as a line a person reads: the rule, then the import (or the cycle). */
 export function describeViolation(v: IViolation): string {
