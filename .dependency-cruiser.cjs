@@ -118,7 +118,7 @@ function rulesFor(root) {
     name: 'folder-entry',
     comment: `${folder}/ has an index.ts: other folders import it through that file only.`,
     severity: 'error',
-    from: { path: at, pathNot: `${at}${esc(folder)}/` },
+    from: { path: at, pathNot: [`${at}${esc(folder)}/`, tests] },
     to: { path: `${at}${esc(folder)}/`, pathNot: `${at}${esc(folder)}/index\\.ts$` },
   }));
   return [
