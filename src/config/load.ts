@@ -88,7 +88,8 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
   }
   // Loaded only when there is a file to read (~3 MB a server configured by flags and environment
   // need not carry); synchronously, as loading the configuration is.
-  const parseYaml = (createRequire(import.meta.url)('yaml') as { parse: typeof parse }).parse;
+  const load = createRequire(import.meta.url); // a local name: the import rules see what it loads
+  const parseYaml = (load('yaml') as { parse: typeof parse }).parse;
   try {
     const value: unknown = parseYaml(text); // YAML is a superset of JSON: one parser for both
     if (value === null || value === undefined) return {};

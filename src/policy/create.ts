@@ -56,7 +56,8 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
 // ioredis (with its dependencies, ~5 MB of an idle server's memory) is loaded only when Redis is
 // configured. Synchronously, so that this factory, and when the connection starts, stay as they were.
 function redisClass(): typeof Redis {
-  return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+  const load = createRequire(import.meta.url); // a local name: the import rules see what it loads
+  return (load('ioredis') as typeof import('ioredis')).Redis;
 }
 
 /**

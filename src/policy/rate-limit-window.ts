@@ -1,19 +1,6 @@
-import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { RateLimiterRedis as Redised, RateLimiterRes } from 'rate-limiter-flexible';
-
-// The package's index loads every backend it has (MySQL, Mongo, cluster, …; ~1 MB of an idle
-// server); these two files are the only ones used. The memory store is the one inside
-// RateLimiterMemory, used without that class's Promise wrapper: in one process a count is a
-// Map update, and answering it synchronously keeps a promise and a microtask off every request.
-// They are the package's internals, so package.json pins its exact version.
-const load = createRequire(import.meta.url);
-const RateLimiterRedis = load('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof Redised;
-const MemoryStorage = load('rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js') as new () => MemoryStore;
-
-interface MemoryStore {
-  incrby(key: string, value: number, durationSec: number): RateLimiterRes;
-}
+import { type MemoryStore, MemoryStorage, RateLimiterRedis } from './rate-limiter-flexible-core.js';
 
 /** What one atomic add to a one-minute window saw. */
 export interface WindowCount {

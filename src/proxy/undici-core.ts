@@ -5,6 +5,8 @@ import type * as Undici from 'undici';
 // about 12 MB of an idle server's memory. The proxy needs the Agent, the request API and the
 // error classes, so it loads just those files. They are undici's internals, not its public
 // entry: package.json pins undici to one exact version, and the whole test suite runs on them.
+// This is their one adapter (the import rules of docs/ARCHITECTURE.md); undici-core.test.ts
+// fails, naming undici's version, when they change shape.
 // (A Pool per upstream origin, rather than an Agent over them: the Agent's layer re-emits every
 // pool's 'drain' with a new array, on each request.)
 const require = createRequire(import.meta.url);

@@ -1,5 +1,5 @@
-import { pino } from 'pino';
 import { type Logger, MAX_WRITE, isoTime } from './logger.js';
+import { destinationOf } from './pino-destination.js';
 
 /** One access-log line: ids, the method and path (no query), and counts — never a secret. */
 export interface AccessFields {
@@ -14,12 +14,6 @@ export interface AccessFields {
   bytesIn: number;
   bytesOut: number;
   upstreamRequestId?: string | undefined;
-}
-
-/** What pino's destination (sonic-boom) offers beyond write. */
-interface Destination {
-  write(text: string): unknown;
-  flushSync?(): void;
 }
 
 // An asynchronous write hands the batch to a thread of libuv's pool, and waking it costs more
@@ -50,9 +44,7 @@ let exitHooked = false;
  * flush, so it flushes again — so a crash loses nothing it would not have lost anyway.
  */
 export function accessLog(logger: Logger): AccessLog {
-  const own = logger as unknown as Record<symbol, unknown>;
-  const stream = own[pino.symbols.streamSym] as Destination;
-  const bindings = own[pino.symbols.chindingsSym] as string;
+  const { stream, bindings } = destinationOf(logger);
   // Ids, methods and paths rarely need escaping: quoted as they are when a test says so.
   const str = (text: string | undefined): string => (text !== undefined && !NEEDS_ESCAPE.test(text) ? `"${text}"` : JSON.stringify(text ?? null));
   let batch = '';
