@@ -14,11 +14,12 @@ const LAYERS = {
   crypto: ['shared', 'domain'],
   store: ['shared', 'domain'],
   vault: ['shared', 'domain', 'crypto', 'store'],
-  policy: ['shared', 'domain', 'store', 'config'],
+  audit: ['shared', 'domain', 'store'],
+  policy: ['shared', 'domain', 'store', 'config', 'audit'],
   proxy: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
-  admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy'],
+  admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy', 'audit'],
   http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin', 'policy'],
-  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'policy', 'main.ts'],
+  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'policy', 'audit', 'main.ts'],
 };
 
 /** The data plane and the control plane: neither imports the other. */

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { type Overrides, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type Upstream, resolveUpstreams } from './config/upstreams.js';
-import { adoptAuditHead } from './policy/audit.js';
+import { adoptAuditHead } from './audit/index.js';
 import { type Logger, createLogger } from './shared/logger.js';
 import { AUDIT_HEAD_MAC_MIGRATION } from './store/migrations.js';
 import { openStore, sqliteFileOf } from './store/open-store.js';

@@ -1,5 +1,5 @@
 import type { Upstream } from '../config/upstreams.js';
-import type { Auditor } from '../policy/ports.js';
+import type { Auditor } from '../audit/index.js';
 import { emailKey, normaliseEmail, validateUpstreamKey } from '../domain/email.js';
 import { type Policy, isEmptyPolicy } from '../domain/policy.js';
 import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { verifyChain } from '../policy/audit.js';
+import { verifyChain } from '../audit/index.js';
 import { UsageError, output, row, when, withRuntime } from './context.js';
 
 /** The hash chain does not hold: main.ts gives it its own exit code (6), for scripts and cron. */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Accounts } from '../admin/accounts.js';
 import type { Overrides } from '../config/load.js';
 import { openRuntime, type Runtime, servicesOf } from '../main.js';
-import { AuditLog } from '../policy/audit.js';
+import { AuditLog } from '../audit/index.js';
 import { createLogger } from '../shared/logger.js';
 
 export interface GlobalOptions extends Overrides {

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { UsageRecord } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
 import type { NextHeadMac, Store } from '../store/ports.js';
-import { AuditLog } from './audit.js';
+import { AuditLog } from '../audit/index.js';
 import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';
 import { priceTable } from './prices.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { entryHash } from '../../src/policy/audit-chain.js';
+import { entryHash } from '../../src/audit/index.js';
 import { json, runCli } from '../helpers/cli.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Accounts } from '../../src/admin/accounts.js';
 import { adminRoutes } from '../../src/admin/routes.js';
 import { openRuntime, servicesOf } from '../../src/main.js';
-import { AuditLog } from '../../src/policy/audit.js';
+import { AuditLog } from '../../src/audit/index.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { json, runCli } from '../helpers/cli.js';
 import { canaryKey, tempDir } from '../helpers/temp.js';

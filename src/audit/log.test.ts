@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/logger.js';
 import type { Store } from '../store/ports.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
-import { AuditLog, entryHash, verifyChain } from './audit.js';
+import { AuditLog, entryHash, verifyChain } from './index.js';
 
 const logger = createLogger('silent');
 // Tests here are about the chain; the head's MAC is the vault's (see test/hardening/audit-tamper).
@@ -16,7 +16,7 @@ const DIST = new URL('../../dist/', import.meta.url);
 
 /** A child process that opens its own store on `file` and appends `n` entries once told to go. */
 function spawnWriter(file: string, actor: string, n: number) {
-  if (!existsSync(new URL('policy/audit.js', DIST))) throw new Error('Build first (npm run build): the writer processes run dist/.');
+  if (!existsSync(new URL('audit/index.js', DIST))) throw new Error('Build first (npm run build): the writer processes run dist/.');
   const script = `
     const { openSqliteStore } = await import(${JSON.stringify(new URL('store/sqlite/open.js', DIST).href)});
     const { AuditLog } = await import(${JSON.stringify(new URL('policy/audit.js', DIST).href)});

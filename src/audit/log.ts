@@ -1,12 +1,10 @@
 import type { AuditEntry, AuditInput } from '../domain/usage.js';
 import type { Logger } from '../shared/logger.js';
 import type { AuditRepo, HeadMac, NextHeadMac } from '../store/ports.js';
-import { entryHash } from './audit-chain.js';
-import { auditInput } from './audit-redact.js';
+import { entryHash } from './chain.js';
+import { auditInput } from './redact.js';
 import type { AuditInputLite, Auditor, SecurityEvent } from './ports.js';
 
-export { type ChainCheck, type HeadCheck, canonicalJson, entryHash, verifyChain } from './audit-chain.js';
-export { auditInput, scrub } from './audit-redact.js';
 
 export interface AuditLogOptions {
   /** How long security events are counted before one entry per key is written (default 60 s). */
