@@ -1,7 +1,7 @@
 import { isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BudgetSubject, Budgets, Reservation } from './budget.js';
-import type { FinishFacts, PolicyContext, Ticket } from './engine.js';
+import type { FinishFacts, PolicyContext, Ticket } from './context.js';
 import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';
 import type { PromptParts } from './prompt-parts.js';
 import { RateLimitRefusal } from './rate-limit-headers.js';

@@ -4,6 +4,7 @@ import { SoakpError, isSoakpError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
+import type { PolicyContext, Ticket } from './context.js';
 import { METERED, type PolicyView, policyView } from './policy-view.js';
 import { promptBound } from './prompt.js';
 import { type PromptParts, readable } from './prompt-parts.js';
@@ -11,37 +12,7 @@ import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './adm
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
 
 export { policyOf } from './policy-view.js';
-
-/** Who is asking for what: the parts of a request that policies judge. */
-export interface PolicyContext {
-  readonly user: User;
-  readonly token: TokenRecord;
-  readonly upstream: string;
-  readonly family: EndpointFamily;
-  /** The canonical path after /v1, without the query. */
-  readonly path: string;
-  readonly source: string | null;
-}
-
-export interface FinishFacts {
-  status: number;
-  model: string | null;
-  durationMs: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-/** An admitted request: the headers to add, and `finish` to call exactly once at its end. */
-export interface Ticket {
-  readonly headers: Readonly<Record<string, string>>;
-  readonly completionCeiling: number | undefined;
-  /**
-   * Settles limits and budgets with what was used and queues the ledger row; later calls do
-   * nothing. The observation may still be on its way (text being counted): until it comes,
-   * `PolicyEngine.settled()` waits for it, so shutdown flushes its row too.
-   */
-  finish(observed: UsageObservation | Promise<UsageObservation>, facts: FinishFacts): void;
-}
+export type { FinishFacts, PolicyContext, Ticket } from './context.js';
 
 type Maybe<T> = T | Promise<T>;
 

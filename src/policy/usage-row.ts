@@ -1,5 +1,5 @@
 import type { UsageRecord } from '../domain/usage.js';
-import type { FinishFacts, PolicyContext } from './engine.js';
+import type { FinishFacts, PolicyContext } from './context.js';
 import type { UsageObservation } from './ports.js';
 
 /** The ledger's row for one finished request. */
