@@ -6,7 +6,7 @@
 import { Soakp, type SoakpOptions } from './library.js';
 
 export { Soakp, UpstreamError, type SoakpOptions } from './library.js';
-export { SoakpError, type ErrorCode } from './shared/errors.js';
+export { SoakpError, type ErrorCode } from './shared/index.js';
 
 const shared = new Map<string, Promise<Soakp>>();
 

@@ -1,7 +1,6 @@
-import { Accounts } from './admin/accounts.js';
-import { saveKey as saveKeyFlow } from './admin/save-key.js';
-import type { Overrides } from './config/load.js';
-import { type RunningServer, startServer } from './http/server.js';
+import { Accounts, saveKey as saveKeyFlow } from './admin/index.js';
+import type { Overrides } from './config/index.js';
+import { type RunningServer, startServer } from './http/index.js';
 import { type Runtime, openRuntime, servicesOf } from './main.js';
 import { type Policies, createPolicies } from './policy/create.js';
 import { type Inspection, inspectionOf } from './policy/inspection.js';
@@ -9,7 +8,7 @@ import { Authenticator } from './proxy/authenticate.js';
 import { type ExchangeDeps, exchange } from './proxy/exchange.js';
 import { upstreamPathOf } from './proxy/path.js';
 import { Forwarder } from './proxy/forward.js';
-import { createLogger } from './shared/logger.js';
+import { createLogger } from './shared/index.js';
 
 export interface SoakpOptions extends Omit<Overrides, 'upstream'> {
   /** The default upstream's base URL (the `--upstream` setting), e.g. `https://nano-gpt.com/api/v1`. */

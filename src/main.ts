@@ -1,15 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { type Overrides, loadConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
-import { type Upstream, resolveUpstreams } from './config/upstreams.js';
+import { loadConfig, type Overrides, resolveUpstreams, type Upstream } from './config/index.js';
+import type { Config } from './config/index.js';
 import { adoptAuditHead } from './audit/index.js';
-import { type Logger, createLogger } from './shared/logger.js';
-import { AUDIT_HEAD_MAC_MIGRATION } from './store/migrations.js';
-import { openStore, sqliteFileOf } from './store/open-store.js';
-import type { Store } from './store/ports.js';
-import { loadFileKey } from './vault/file-key.js';
-import { type MasterKeySource, masterKeySource } from './vault/master-key-source.js';
-import { Vault } from './vault/vault.js';
+import { type Logger, createLogger } from './shared/index.js';
+import { AUDIT_HEAD_MAC_MIGRATION, openStore, sqliteFileOf } from './store/index.js';
+import type { Store } from './store/index.js';
+import { loadFileKey, type MasterKeySource, masterKeySource, Vault } from './vault/index.js';
 
 /** Everything a command or a server needs, wired once. The composition root of soakp. */
 export interface Runtime {

@@ -1,13 +1,10 @@
-import type { Upstream } from '../config/upstreams.js';
+import type { Upstream } from '../config/index.js';
 import type { Auditor } from '../audit/index.js';
-import { emailKey, normaliseEmail, validateUpstreamKey } from '../domain/email.js';
-import { type Policy, isEmptyPolicy } from '../domain/policy.js';
-import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
-import { SoakpError } from '../shared/errors.js';
-import { newId } from '../shared/ids.js';
-import { maskKey } from '../shared/secret.js';
-import type { Repos, Store } from '../store/ports.js';
-import type { Vault } from '../vault/vault.js';
+import { emailKey, isEmptyPolicy, normaliseEmail, type Policy, validateUpstreamKey } from '../domain/index.js';
+import type { TokenRecord, UpstreamKey, User, UserStatus } from '../domain/index.js';
+import { maskKey, newId, SoakpError } from '../shared/index.js';
+import type { Repos, Store } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
 import { type IssuedToken, issueToken } from './tokens.js';
 
 export interface AccountDeps {

@@ -1,5 +1,5 @@
-import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
+import { normaliseEmail, validateUpstreamKey } from '../domain/index.js';
+import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Accounts } from './accounts.js';
 
 export interface ImportEntry {

@@ -1,5 +1,5 @@
-import { SoakpError } from '../shared/errors.js';
-import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
+import { SoakpError } from '../shared/index.js';
+import { type OpenWebUIOptions, openWebUISecretId } from '../domain/index.js';
 import type { Accounts } from './accounts.js';
 import { type IssuedToken, issueToken } from './tokens.js';
 

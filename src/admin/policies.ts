@@ -1,5 +1,5 @@
-import { type Policy, isEmptyPolicy } from '../domain/policy.js';
-import type { User } from '../domain/types.js';
+import { type Policy, isEmptyPolicy } from '../domain/index.js';
+import type { User } from '../domain/index.js';
 import type { Accounts } from './accounts.js';
 
 /**

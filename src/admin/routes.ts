@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
-import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
-import { tokenState } from '../domain/types.js';
-import { credentialOf } from '../shared/credentials.js';
-import { SoakpError } from '../shared/errors.js';
+import { isWellFormedToken, sameHash } from '../crypto/index.js';
+import { tokenState } from '../domain/index.js';
+import { credentialOf, SoakpError } from '../shared/index.js';
 import type { Accounts } from './accounts.js';
 import { saveKey } from './save-key.js';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { normaliseEmail, validateUpstreamKey } from '../domain/email.js';
+import { normaliseEmail, validateUpstreamKey } from '../domain/index.js';
 import type { Accounts } from './accounts.js';
 import type { IssuedToken } from './tokens.js';
 

@@ -1,9 +1,8 @@
-import { displayPrefix, mintToken } from '../crypto/tokens.js';
-import type { TokenKind, TokenRecord } from '../domain/types.js';
-import { newId } from '../shared/ids.js';
-import { Secret } from '../shared/secret.js';
-import type { Repos } from '../store/ports.js';
-import type { Vault } from '../vault/vault.js';
+import { displayPrefix, mintToken } from '../crypto/index.js';
+import type { TokenKind, TokenRecord } from '../domain/index.js';
+import { newId, Secret } from '../shared/index.js';
+import type { Repos } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
 
 /** A token just minted: the only moment its plaintext exists outside the caller's hands. */
 export interface IssuedToken {

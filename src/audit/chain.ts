@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditEntry, AuditInput } from '../domain/usage.js';
+import type { AuditEntry, AuditInput } from '../domain/index.js';
 
 export type ChainCheck = { ok: true; count: number } | { ok: false; count: number; brokenAt: number; reason: string };
 

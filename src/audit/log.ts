@@ -1,6 +1,6 @@
-import type { AuditEntry, AuditInput } from '../domain/usage.js';
-import type { Logger } from '../shared/logger.js';
-import type { AuditRepo, HeadMac, NextHeadMac } from '../store/ports.js';
+import type { AuditEntry, AuditInput } from '../domain/index.js';
+import type { Logger } from '../shared/index.js';
+import type { AuditRepo, HeadMac, NextHeadMac } from '../store/index.js';
 import { entryHash } from './chain.js';
 import { auditInput } from './redact.js';
 import type { AuditInputLite, Auditor, SecurityEvent } from './ports.js';

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../domain/usage.js';
+import type { AuditEntry } from '../domain/index.js';
 
 export type SecurityEvent = 'auth_failed' | 'scope_denied' | 'rate_limited' | 'budget_exceeded';
 

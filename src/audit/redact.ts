@@ -1,4 +1,4 @@
-import type { AuditInput } from '../domain/usage.js';
+import type { AuditInput } from '../domain/index.js';
 import type { AuditInputLite } from './ports.js';
 
 const REDACTED = '[redacted]';

@@ -1,10 +1,10 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { Accounts } from '../admin/accounts.js';
-import type { Overrides } from '../config/load.js';
+import { Accounts } from '../admin/index.js';
+import type { Overrides } from '../config/index.js';
 import { openRuntime, type Runtime, servicesOf } from '../main.js';
 import { AuditLog } from '../audit/index.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger } from '../shared/index.js';
 
 export interface GlobalOptions extends Overrides {
   json?: boolean;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { isSoakpError, type ErrorCode } from '../shared/errors.js';
+import { isSoakpError, type ErrorCode } from '../shared/index.js';
 import { AuditBrokenError, registerAudit } from './audit.js';
 import { UsageError, printable } from './context.js';
 import { registerKey } from './key.js';

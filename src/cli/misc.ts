@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { importUsers } from '../admin/import.js';
-import { loadConfig } from '../config/load.js';
-import { SoakpError } from '../shared/errors.js';
+import { importUsers } from '../admin/index.js';
+import { loadConfig } from '../config/index.js';
+import { SoakpError } from '../shared/index.js';
 import { globalsOf, output, overridesOf, withRuntime } from './context.js';
 
 /** `import`, `admin token` and `config check`: small commands, one each. */

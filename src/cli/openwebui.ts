@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { connectOpenWebUI } from '../admin/openwebui.js';
+import { connectOpenWebUI } from '../admin/index.js';
 import { output, row, stdinText, when, withRuntime } from './context.js';
 
 export function registerOpenWebUI(program: Command): void {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BUDGET_PERIODS, type BudgetPeriod, ENDPOINT_FAMILIES, type EndpointFamily, type Policy } from '../domain/policy.js';
+import { BUDGET_PERIODS, type BudgetPeriod, ENDPOINT_FAMILIES, type EndpointFamily, type Policy } from '../domain/index.js';
 import { UsageError } from './context.js';
 
 export interface PolicyFlags {

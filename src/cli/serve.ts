@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Overrides } from '../config/load.js';
+import type { Overrides } from '../config/index.js';
 import { openRuntime, servicesOf } from '../main.js';
 import { globalsOf, overridesOf } from './context.js';
 
@@ -14,7 +14,7 @@ export function registerServe(program: Command): void {
     .action(async (opts: Overrides, cmd: Command) => {
       const { host, port, upstream, logLevel } = opts;
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.
-      const { startServer } = await import('../http/server.js');
+      const { startServer } = await import('../http/index.js');
       const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel } });
       const server = await startServer(servicesOf(rt), rt.config).catch(async (err: unknown) => {
         await rt.close();

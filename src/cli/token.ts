@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { tokenState } from '../domain/types.js';
-import { parseDuration } from '../shared/duration.js';
-import type { Policy } from '../domain/policy.js';
+import { tokenState } from '../domain/index.js';
+import { parseDuration } from '../shared/index.js';
+import type { Policy } from '../domain/index.js';
 import { output, row, when, withRuntime } from './context.js';
 import { type PolicyFlags, addPolicyOptions, describePolicy, policyFromFlags } from './policy-options.js';
 

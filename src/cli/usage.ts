@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { emailKey } from '../domain/email.js';
-import type { UsageGrouping } from '../domain/usage.js';
-import { parseDuration } from '../shared/duration.js';
-import { SoakpError } from '../shared/errors.js';
+import { emailKey } from '../domain/index.js';
+import type { UsageGrouping } from '../domain/index.js';
+import { parseDuration, SoakpError } from '../shared/index.js';
 import { UsageError, output, row, withRuntime } from './context.js';
 
 const GROUPINGS: readonly UsageGrouping[] = ['day', 'user', 'model'];

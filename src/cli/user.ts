@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { setUserPolicy } from '../admin/policies.js';
+import { setUserPolicy } from '../admin/index.js';
 import { output, readKey, row, when, withRuntime } from './context.js';
 import { type PolicyFlags, addPolicyOptions, describePolicy, mergePolicy, policyFromFlags } from './policy-options.js';
 

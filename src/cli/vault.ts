@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { rewrapFileKey } from '../vault/file-key.js';
-import { rotateVault } from '../vault/rotate.js';
-import { sqliteFileOf } from '../store/open-store.js';
+import { rewrapFileKey, rotateVault } from '../vault/index.js';
+import { sqliteFileOf } from '../store/index.js';
 import { output, withRuntime } from './context.js';
 
 export function registerVault(program: Command): void {

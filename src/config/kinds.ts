@@ -4,8 +4,7 @@
  * when parsed with `abortPipeEarly` (as schema.ts does).
  */
 import * as v from 'valibot';
-import { parseCidr } from '../shared/client-address.js';
-import { parseDuration } from '../shared/duration.js';
+import { parseCidr, parseDuration } from '../shared/index.js';
 
 export const text = v.string('must be a string');
 export const filled = v.pipe(text, v.nonEmpty('must not be empty'));

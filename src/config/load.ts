@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { parse } from 'yaml';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 import { type Config, checkConfig } from './schema.js';
 import { checkUpstreams } from './upstreams.js';
 

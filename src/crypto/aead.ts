@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 const NONCE_BYTES = 12; // 96-bit nonce, the size GCM is specified for (NIST SP 800-38D §5.2.1.1)
 const TAG_BYTES = 16;

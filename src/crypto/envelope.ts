@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SealedSecret } from '../domain/types.js';
+import type { SealedSecret } from '../domain/index.js';
 import { KEY_BYTES, open, seal } from './aead.js';
 import type { MasterKeyring } from './keyring.js';
 

@@ -1,6 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { SoakpError } from '../shared/errors.js';
-import { Secret } from '../shared/secret.js';
+import { Secret, SoakpError } from '../shared/index.js';
 import { KEY_BYTES } from './aead.js';
 
 /**

@@ -1,4 +1,4 @@
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 // Deliberately plain: one @, a dotted domain, no spaces or control characters, <= 254 chars
 // (RFC 5321 §4.5.3.1.3). Full RFC 5322 syntax admits forms no operator means to type.

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { type TrustedProxies, peerAddress } from '../shared/client-address.js';
-import type { Logger } from '../shared/logger.js';
+import { type TrustedProxies, peerAddress } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
 
 export interface ConnectionCaps {
   /** Open connections in all. */

@@ -3,10 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Principal } from '../proxy/authenticate.js';
 import { upstreamPathOf } from '../proxy/path.js';
 import { type ProxyDeps, type RouteContext, bodyBytes, proxyRequest } from '../proxy/route.js';
-import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
-import type { AccessLog } from '../shared/access-log.js';
-import type { Client } from '../shared/client-address.js';
-import type { Logger } from '../shared/logger.js';
+import { SoakpError, isSoakpError, toEnvelope } from '../shared/index.js';
+import type { AccessLog, Client, Logger } from '../shared/index.js';
 import type { InFlight } from './listener.js';
 
 export interface DataPlaneDeps {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SoakpError, isSoakpError, toEnvelope } from '../shared/errors.js';
+import { SoakpError, isSoakpError, toEnvelope } from '../shared/index.js';
 
 /**
  * The one place errors become answers, in OpenAI's envelope. Our own errors carry their

@@ -1,8 +1,7 @@
 import { type RequestListener, type Server, createServer } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import type { Config } from '../config/schema.js';
-import type { TrustedProxies } from '../shared/client-address.js';
-import type { Logger } from '../shared/logger.js';
+import type { Config } from '../config/index.js';
+import type { Logger, TrustedProxies } from '../shared/index.js';
 import { capConnections } from './connections.js';
 
 /**

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/schema.js';
-import type { Upstream } from '../config/upstreams.js';
+import type { Config, Upstream } from '../config/index.js';
 import { createPolicies } from '../policy/create.js';
 import { inspectionOf } from '../policy/inspection.js';
 import { Forwarder } from '../proxy/forward.js';
-import type { Logger } from '../shared/logger.js';
-import type { Store } from '../store/ports.js';
-import type { Vault } from '../vault/vault.js';
+import type { Logger } from '../shared/index.js';
+import type { Store } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
 import { buildApp } from './app.js';
 import { whenIdle } from './listener.js';
 

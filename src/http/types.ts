@@ -5,7 +5,7 @@ export interface RequestPrincipal {
   upstream: string;
 }
 
-import type { Client } from '../shared/client-address.js';
+import type { Client } from '../shared/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

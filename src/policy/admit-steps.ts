@@ -1,5 +1,5 @@
-import { isSoakpError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { isSoakpError } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
 import type { BudgetSubject, Budgets, Reservation } from './budget.js';
 import type { FinishFacts, PolicyContext, Ticket } from './context.js';
 import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';

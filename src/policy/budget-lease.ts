@@ -1,5 +1,5 @@
-import type { Amount } from '../domain/usage.js';
-import type { BudgetRepo } from '../store/ports.js';
+import type { Amount } from '../domain/index.js';
+import type { BudgetRepo } from '../store/index.js';
 import { settlementKey } from './budget-settler.js';
 
 export type Limit = { readonly tokens: number | undefined; readonly micros: number | undefined };

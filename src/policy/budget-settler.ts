@@ -1,6 +1,6 @@
-import type { Amount } from '../domain/usage.js';
-import type { Logger } from '../shared/logger.js';
-import type { BudgetRepo } from '../store/ports.js';
+import type { Amount } from '../domain/index.js';
+import type { Logger } from '../shared/index.js';
+import type { BudgetRepo } from '../store/index.js';
 
 interface Pending {
   scope: string;

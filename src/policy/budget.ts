@@ -1,8 +1,8 @@
-import { type Budget, periodKey } from '../domain/policy.js';
-import type { Amount } from '../domain/usage.js';
-import { SoakpError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { BudgetRepo } from '../store/ports.js';
+import { type Budget, periodKey } from '../domain/index.js';
+import type { Amount } from '../domain/index.js';
+import { SoakpError } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
+import type { BudgetRepo } from '../store/index.js';
 import { type Lease, Leases, type Limit } from './budget-lease.js';
 import { BudgetSettler } from './budget-settler.js';
 import { type PriceTable, costMicros, priceOf } from './prices.js';

@@ -1,5 +1,4 @@
-import type { EndpointFamily } from '../domain/policy.js';
-import type { TokenRecord, User } from '../domain/types.js';
+import type { EndpointFamily, TokenRecord, User } from '../domain/index.js';
 import type { UsageObservation } from './ports.js';
 
 // The shapes admission hands between its steps: kept apart from the engine, which uses the

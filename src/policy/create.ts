@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/schema.js';
-import type { UsageRecord } from '../domain/usage.js';
-import type { Logger } from '../shared/logger.js';
-import type { NextHeadMac, Store } from '../store/ports.js';
+import type { Config } from '../config/index.js';
+import type { UsageRecord } from '../domain/index.js';
+import type { Logger } from '../shared/index.js';
+import type { NextHeadMac, Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
 import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';

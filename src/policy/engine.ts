@@ -1,7 +1,6 @@
-import type { EndpointFamily } from '../domain/policy.js';
-import type { TokenRecord, User } from '../domain/types.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import type { EndpointFamily, TokenRecord, User } from '../domain/index.js';
+import { SoakpError, isSoakpError } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
 import type { Budgets, Reservation } from './budget.js';
 import type { RequestFields } from './inspect.js';
 import type { PolicyContext, Ticket } from './context.js';

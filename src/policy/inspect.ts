@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 import { type Inspection, tooSlow } from './inspection.js';
 import { type PromptParts, promptParts, tooDeep } from './prompt-parts.js';
 import type busboy from 'busboy';

@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import { SoakpError } from '../shared/errors.js';
+import type { Config } from '../config/index.js';
+import { SoakpError } from '../shared/index.js';
 
 /**
  * How request bodies are read for policies: the most one request may hold (`limit`), the

@@ -1,5 +1,5 @@
-import { type EndpointFamily, type Policy, type Scopes, effectiveScopes, modelMatcher } from '../domain/policy.js';
-import type { TokenRecord, User } from '../domain/types.js';
+import { type EndpointFamily, type Policy, type Scopes, effectiveScopes, modelMatcher } from '../domain/index.js';
+import type { TokenRecord, User } from '../domain/index.js';
 import type { BudgetSubject } from './budget.js';
 import type { RateLimitSubject } from './ports.js';
 

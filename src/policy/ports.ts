@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { EndpointFamily, Limits } from '../domain/policy.js';
-import type { AuditEntry, UsageRecord, UsageSource } from '../domain/usage.js';
+import type { AuditEntry, EndpointFamily, Limits, UsageRecord, UsageSource } from '../domain/index.js';
 
 /** One rate-limited subject: `token:<id>` or `user:<id>`, with its limits. */
 export interface RateLimitSubject {

@@ -1,4 +1,4 @@
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 /**
  * What a request's prompt is billed for, read from its JSON body. OpenAI bills more than the

@@ -1,4 +1,4 @@
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 /** One subject's one-minute window as the `x-ratelimit-*` headers describe it. */
 export interface WindowState {

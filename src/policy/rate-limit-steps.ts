@@ -1,4 +1,4 @@
-import type { Limits } from '../domain/policy.js';
+import type { Limits } from '../domain/index.js';
 import type { FreeSlot } from './rate-limit-concurrency.js';
 import type { Refusal, WindowState } from './rate-limit-headers.js';
 import type { WindowCount, WindowCounter } from './rate-limit-window.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { SoakpError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { SoakpError } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
 import { memorySlots, redisSlots } from './rate-limit-concurrency.js';
 import { rateHeaders, refusalError } from './rate-limit-headers.js';
 import { countIn, granted, limitOf, refusalOf, settle, tightestState, undo, wholeTokens, type Step, type Windows } from './rate-limit-steps.js';

@@ -1,6 +1,6 @@
-import type { UsageRecord } from '../domain/usage.js';
-import type { Logger } from '../shared/logger.js';
-import type { UsageRepo } from '../store/ports.js';
+import type { UsageRecord } from '../domain/index.js';
+import type { Logger } from '../shared/index.js';
+import type { UsageRepo } from '../store/index.js';
 import type { Ledger } from './ports.js';
 
 export interface LedgerOptions {

@@ -1,4 +1,4 @@
-import type { UsageRecord } from '../domain/usage.js';
+import type { UsageRecord } from '../domain/index.js';
 import type { FinishFacts, PolicyContext } from './context.js';
 import type { UsageObservation } from './ports.js';
 

@@ -1,9 +1,8 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { tokenizerReady } from './tokenizer.js';
+import { loadTokenizer, tokenizerReady } from './tokenizer.js';
 import { WAIT } from './usage-meter.js';
 import { CUTOFF_EVENT, SseMeter } from './usage-stream.js';
-import { loadTokenizer } from './tokenizer.js';
 
 // A file of its own: the tokenizer starts unloaded here, as in a process's first metered stream.
 const event = (content: string): Buffer =>

@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { endpointFamily } from '../domain/policy.js';
+import { endpointFamily } from '../domain/index.js';
 import type { PolicyContext, PolicyEngine, Ticket } from '../policy/engine.js';
 import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from '../policy/inspect.js';
 import type { Inspection } from '../policy/inspection.js';
 import type { UsageObservation } from '../policy/ports.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
+import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Authenticator, Principal } from './authenticate.js';
 import type { Forwarder } from './forward.js';
 

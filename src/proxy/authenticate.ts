@@ -1,15 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Upstream } from '../config/upstreams.js';
-import { isWellFormedToken, sameHash } from '../crypto/tokens.js';
-import { identityEmail } from '../domain/email.js';
-import { type OpenWebUIOptions, openWebUISecretId } from '../domain/openwebui.js';
-import { type TokenRecord, type User, tokenState } from '../domain/types.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
-import type { Secret } from '../shared/secret.js';
-import type { Store } from '../store/ports.js';
-import type { Vault } from '../vault/vault.js';
+import type { Upstream } from '../config/index.js';
+import { isWellFormedToken, sameHash } from '../crypto/index.js';
+import { identityEmail, type OpenWebUIOptions, openWebUISecretId, type TokenRecord, tokenState, type User } from '../domain/index.js';
+import { credentialOf, isSoakpError, SoakpError } from '../shared/index.js';
+import type { Secret } from '../shared/index.js';
+import type { Store } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
 import { BoundedCache } from './cache.js';
-import { credentialOf } from '../shared/credentials.js';
 import { type JwtLifetime, openWebUIIdentity } from './openwebui.js';
 
 /** Who is calling, through which upstream, with which key. */

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 /**
  * The request body to forward, as a stream, or null when there is none. A declared

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { loadTokenizer } from '../policy/tokenizer.js';
 import type { UsageObservation } from '../policy/ports.js';
 import { isEventStream, tapResponse } from '../policy/usage-tap.js';
-import { isSoakpError } from '../shared/errors.js';
+import { isSoakpError } from '../shared/index.js';
 import { type EndFacts, type ExchangeDeps, type Incoming, NO_USAGE, admitRequest } from './admission.js';
 import { downstreamResponseHeaders } from './headers.js';
 

@@ -2,9 +2,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool as PoolType } from 'undici';
 import { Pool, errors, request } from './undici-core.js';
-import type { Upstream } from '../config/upstreams.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
-import type { Secret } from '../shared/secret.js';
+import type { Upstream } from '../config/index.js';
+import { SoakpError, isSoakpError } from '../shared/index.js';
+import type { Secret } from '../shared/index.js';
 import { upstreamRequestHeaders } from './headers.js';
 
 export interface ForwardRequest {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Upstream } from '../config/upstreams.js';
-import type { Secret } from '../shared/secret.js';
+import type { Upstream } from '../config/index.js';
+import type { Secret } from '../shared/index.js';
 import { isEventStream } from '../policy/usage-tap.js';
 import { headerName } from './undici-core.js';
 

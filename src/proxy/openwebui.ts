@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { JWTPayload } from 'jose';
-import type { OpenWebUIOptions } from '../domain/openwebui.js';
-import { SoakpError } from '../shared/errors.js';
+import type { OpenWebUIOptions } from '../domain/index.js';
+import { SoakpError } from '../shared/index.js';
 
 export type Identity = { kind: 'email'; email: string } | { kind: 'anonymous' };
 

@@ -1,4 +1,4 @@
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 /**
  * The upstream path for a `/v1/...` request URL, in one canonical form that is both judged

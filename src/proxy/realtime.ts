@@ -2,8 +2,8 @@ import { type IncomingHttpHeaders, type IncomingMessage, STATUS_CODES, request a
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../shared/logger.js';
-import { SoakpError, toEnvelope } from '../shared/errors.js';
+import type { Logger } from '../shared/index.js';
+import { SoakpError, toEnvelope } from '../shared/index.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Authenticator } from './authenticate.js';
 import { upstreamRequestHeaders } from './headers.js';

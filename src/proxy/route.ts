@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type Admitted, type ExchangeDeps, NO_USAGE, admit } from './admission.js';
-import type { Client } from '../shared/client-address.js';
+import type { Client } from '../shared/index.js';
 import type { Principal } from './authenticate.js';
 import { requestBody } from './body.js';
 import { Relay } from './relay.js';

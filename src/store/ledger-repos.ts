@@ -1,6 +1,6 @@
 import { type Kysely, sql } from './kysely.js';
 
-import type { AuditEntry, UsageRecord, UsageSummary } from '../domain/usage.js';
+import type { AuditEntry, UsageRecord, UsageSummary } from '../domain/index.js';
 import type { AuditRepo, BudgetRepo, UsageRepo } from './ports.js';
 import type { Database } from './schema.js';
 

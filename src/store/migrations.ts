@@ -1,6 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { type Kysely, Migrator, sql } from './kysely.js';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 
 /**
  * Migrations live in code (not files found at run time) so the bundle, the library and a

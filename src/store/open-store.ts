@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 import type { Store } from './ports.js';
 import { openSqliteStore } from './sqlite/open.js';
 

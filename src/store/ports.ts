@@ -1,6 +1,4 @@
-import type { Policy } from '../domain/policy.js';
-import type { SealedSecret, TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
-import type { Amount, AuditEntry, AuditInput, BudgetState, UsageGrouping, UsageRecord, UsageSummary } from '../domain/usage.js';
+import type { Amount, AuditEntry, AuditInput, BudgetState, Policy, SealedSecret, TokenKind, TokenRecord, UpstreamKey, UsageGrouping, UsageRecord, UsageSummary, User, UserStatus } from '../domain/index.js';
 
 /**
  * What every store implementation MUST do. The contract suite in test/contract/ checks

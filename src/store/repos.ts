@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { SoakpError } from '../shared/errors.js';
+import { SoakpError } from '../shared/index.js';
 import type { MasterKeyRepo, Repos, SecretRepo, TokenRepo, UpstreamKeyRepo, UserRepo } from './ports.js';
 import { fromKey, fromToken, isUniqueViolation, toKey, toToken, toUser } from './rows.js';
 import type { Database } from './schema.js';

@@ -1,6 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Policy } from '../domain/policy.js';
-import type { TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/types.js';
+import type { Policy, TokenKind, TokenRecord, UpstreamKey, User, UserStatus } from '../domain/index.js';
 import type { TokensTable, UpstreamKeysTable, UsersTable } from './schema.js';
 
 /** Row ↔ record mapping, shared by every SQL store. */

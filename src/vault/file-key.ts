@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openSecret, rewrapSecret, sealSecret } from '../crypto/envelope.js';
-import type { MasterKeyring } from '../crypto/keyring.js';
-import type { SealedSecret } from '../domain/types.js';
-import { writeFileAtomic } from '../shared/atomic-file.js';
-import { SoakpError, isSoakpError } from '../shared/errors.js';
+import { openSecret, rewrapSecret, sealSecret } from '../crypto/index.js';
+import type { MasterKeyring } from '../crypto/index.js';
+import type { SealedSecret } from '../domain/index.js';
+import { isSoakpError, SoakpError, writeFileAtomic } from '../shared/index.js';
 
 const CONTEXT = 'sqlite-file-key';
 

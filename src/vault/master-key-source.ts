@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MasterKeyring } from '../crypto/keyring.js';
-import { writeFileAtomic } from '../shared/atomic-file.js';
-import { SoakpError } from '../shared/errors.js';
+import { MasterKeyring } from '../crypto/index.js';
+import { SoakpError, writeFileAtomic } from '../shared/index.js';
 
 export type KeySourceKind = 'env' | 'file' | 'generated';
 

@@ -1,6 +1,6 @@
-import { rewrapSecret } from '../crypto/envelope.js';
-import type { MasterKeyring } from '../crypto/keyring.js';
-import type { Store } from '../store/ports.js';
+import { rewrapSecret } from '../crypto/index.js';
+import type { MasterKeyring } from '../crypto/index.js';
+import type { Store } from '../store/index.js';
 import { type MasterKeySource, addKeyVersion } from './master-key-source.js';
 import { internalSecretContext, upstreamKeyContext } from './vault.js';
 import { verifyKeyring } from './verify.js';

@@ -1,11 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { openSecret, sealSecret } from '../crypto/envelope.js';
-import type { MasterKeyring } from '../crypto/keyring.js';
-import { hashToken } from '../crypto/tokens.js';
-import type { SealedSecret, UpstreamKey } from '../domain/types.js';
-import { SoakpError } from '../shared/errors.js';
-import { Secret } from '../shared/secret.js';
-import type { AuditHead, HeadMac, NextHeadMac, Store } from '../store/ports.js';
+import { hashToken, openSecret, sealSecret } from '../crypto/index.js';
+import type { MasterKeyring } from '../crypto/index.js';
+import type { SealedSecret, UpstreamKey } from '../domain/index.js';
+import { Secret, SoakpError } from '../shared/index.js';
+import type { AuditHead, HeadMac, NextHeadMac, Store } from '../store/index.js';
 import { verifyKeyring } from './verify.js';
 
 const TOKEN_HASH_KEY = 'token-hash-key';

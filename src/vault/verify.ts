@@ -1,6 +1,6 @@
-import type { MasterKeyring } from '../crypto/keyring.js';
-import { SoakpError } from '../shared/errors.js';
-import type { Store } from '../store/ports.js';
+import type { MasterKeyring } from '../crypto/index.js';
+import { SoakpError } from '../shared/index.js';
+import type { Store } from '../store/index.js';
 
 /**
  * Refuses a keyring that is not the one the data was written with — never re-keys silently.

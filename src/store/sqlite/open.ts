@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { Kysely, SqliteDialect } from '../kysely.js';
-import { SoakpError } from '../../shared/errors.js';
+import { SoakpError } from '../../shared/index.js';
 import { migrateToLatest } from '../migrations.js';
 import type { Repos, Store } from '../ports.js';
 import { sqlRepos } from '../repos.js';

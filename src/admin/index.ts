@@ -1,0 +1,7 @@
+/** The control plane: users, keys, tokens, policies and Open WebUI connections, audited; POST /api/keys. */
+export * from './accounts.js';
+export * from './import.js';
+export * from './openwebui.js';
+export * from './policies.js';
+export * from './routes.js';
+export * from './save-key.js';

@@ -1,0 +1,5 @@
+/** Sealing and opening upstream keys, token hashing, the audit head's MAC, master-key sources and rotation. */
+export * from './file-key.js';
+export * from './master-key-source.js';
+export * from './rotate.js';
+export * from './vault.js';
