@@ -1,4 +1,5 @@
 import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
+import { countSoon, tokenizerLoadedSomewhere } from './tokenizer-thread.js';
 
 /**
  * An upper bound on a prompt's tokens that needs no tokenizer: its UTF-8 bytes (a token of
@@ -40,14 +41,21 @@ function sliceEnd(text: string, at: number): number {
   return code >= 0xdc00 && code <= 0xdfff ? end + 1 : end;
 }
 
-/** The prompt's figure for the ledger when the upstream reported none, without holding the event loop for a long text. */
-export function promptFigureSoon(text: string | undefined, bodyBytes: number): number | Promise<number> {
-  return text !== undefined && text.length > SLICE && tokenizerReady() ? exactPrompt(text) : promptFigure(text, bodyBytes);
+/**
+ * The prompt's figure for the ledger when the upstream reported none, without holding the event
+ * loop: a long text a slice at a time; while the tokenizer is not loaded here, counted by its
+ * thread — for an answer whose text was `counted` (as its completion is), or once that thread
+ * has its tables — else estimated as promptFigure does.
+ */
+export function promptFigureSoon(text: string | undefined, bodyBytes: number, counted = false): number | Promise<number> {
+  if (text !== undefined && text.length > SLICE && tokenizerReady()) return exactPrompt(text);
+  if (text !== undefined && !tokenizerReady() && (counted || tokenizerLoadedSomewhere())) return countSoon(text);
+  return promptFigure(text, bodyBytes);
 }
 
 /**
  * The prompt's tokens for the ledger when the upstream reported none: exact once the
- * tokenizer is loaded (a stream counted without reported usage has loaded it), else the
+ * tokenizer is loaded here, else the
  * usual four bytes a token — the row's source says `estimated` then. Without readable text
  * (multipart, or a body too large to inspect): body bytes ÷ 3.
  */
