@@ -20,7 +20,11 @@ parentPort.on('message', ({ id, text }) => parentPort.postMessage({ id, count: c
 interface Waiting {
   resolve(count: number): void;
   reject(err: Error): void;
+  readonly timer: NodeJS.Timeout;
 }
+
+/** A count not answered by then is made here instead: ledger rows behind it must not wait for good. */
+const ANSWER_WITHIN_MS = 10_000;
 
 let worker: Worker | undefined;
 let loaded = false;
@@ -32,12 +36,16 @@ const waiting = new Map<number, Waiting>();
 /** Tokens in `text`: at once when the tokenizer is loaded here, else counted in the worker thread. */
 export function countSoon(text: string): number | Promise<number> {
   if (text === '') return 0;
-  if (tokenizerSettled()) return countText(text);
+  if (tokenizerSettled()) {
+    if (worker && waiting.size === 0) stop(worker); // its copy of the tables is no longer needed
+    return countText(text);
+  }
   if (broken) return countHere(text);
   return new Promise<number>((resolve, reject) => {
     const w = (worker ??= start());
     const id = nextId++;
-    waiting.set(id, { resolve, reject });
+    const timer = setTimeout(() => answered(w, id)?.reject(new Error('the tokenizer thread did not answer')), ANSWER_WITHIN_MS);
+    waiting.set(id, { resolve, reject, timer });
     // Held open only while a count is awaited: an idle worker must not keep the process up.
     if (waiting.size === 1) w.ref();
     w.postMessage({ id, text });
@@ -60,24 +68,34 @@ function start(): Worker {
   w.unref();
   w.on('message', (m: { loaded?: true; id?: number; count?: number }) => {
     if (m.loaded) return void (loaded = true);
-    const entry = waiting.get(m.id as number);
-    waiting.delete(m.id as number);
-    entry?.resolve(m.count as number);
-    if (waiting.size > 0) return;
-    w.unref();
-    // The event loop has its own tables now: one copy of ~70 MB is enough.
-    if (tokenizerReady()) stop(w);
+    answered(w, m.id as number)?.resolve(m.count as number);
   });
   const fail = (err: Error): void => {
     if (worker !== w) return; // stopped on purpose
     broken = true;
     stop(w);
-    for (const entry of waiting.values()) entry.reject(err);
-    waiting.clear();
+    for (const [id, entry] of [...waiting]) {
+      waiting.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(err);
+    }
   };
   w.on('error', fail);
   w.on('exit', () => fail(new Error('the tokenizer thread exited')));
   return w;
+}
+
+/** Takes a count's entry off the waiting list; once none waits, the worker no longer holds the process open. */
+function answered(w: Worker, id: number): Waiting | undefined {
+  const entry = waiting.get(id);
+  waiting.delete(id);
+  if (entry) clearTimeout(entry.timer);
+  if (waiting.size === 0) {
+    w.unref();
+    // The event loop has its own tables now: one copy of ~70 MB is enough.
+    if (tokenizerReady()) stop(w);
+  }
+  return entry;
 }
 
 function stop(w: Worker): void {
