@@ -5,8 +5,10 @@ import type { FinishFacts, PolicyContext, Ticket } from './context.js';
 import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';
 import type { PromptParts } from './prompt-parts.js';
 import { RateLimitRefusal } from './rate-limit-headers.js';
+import type { UsageRecord } from '../domain/index.js';
+import type { RowOrder } from './ledger-order.js';
 import { usageRow } from './usage-row.js';
-import type { Admission, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
+import type { Admission, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
 
 type Maybe<T> = T | Promise<T>;
 
@@ -83,7 +85,8 @@ async function askExactly<T>(worst: Worst, refusal: unknown, ask: (prompt: numbe
 
 /** Where finished requests' accounting goes, and the finishes still waiting for their usage. */
 export interface Settling {
-  readonly ledger: Ledger;
+  /** The ledger, in the order requests finished. */
+  readonly order: RowOrder;
   readonly logger: Logger;
   readonly pending: Set<Promise<void>>;
 }
@@ -98,25 +101,36 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
     const tracked: Promise<void> = later.finally(() => settling.pending.delete(tracked));
     settling.pending.add(tracked);
   };
-  const settle = (observed: UsageObservation, facts: FinishFacts): void => {
-    const figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.parts, worst.bodyBytes) : 0;
-    // A long prompt is counted a slice at a time; its row waits for the count.
-    if (figure instanceof Promise) track(figure.then((prompt) => settleWith(observed, facts, prompt), (err: unknown) => {
+  /** `at`: when the request finished; `place`: its row's place in the ledger when it was worked out later. */
+  const settle = (observed: UsageObservation, facts: FinishFacts, at: number, place?: (row: UsageRecord | undefined) => void): void => {
+    let figure: number | Promise<number>;
+    try {
+      figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.parts, worst.bodyBytes, observed.source === 'counted') : 0;
+    } catch (err) {
+      failed(err); // the row must still come, or those behind it in the ledger would wait for good
+      figure = promptFigure(undefined, worst.bodyBytes);
+    }
+    if (!(figure instanceof Promise)) return settleWith(observed, facts, figure, at, place);
+    // A long prompt is counted a slice at a time (or off the event loop); its row waits for the count, in its place.
+    const later = place ?? settling.order.later();
+    track(figure.then((prompt) => settleWith(observed, facts, prompt, at, later), (err: unknown) => {
       failed(err);
-      settleWith(observed, facts, promptFigure(undefined, worst.bodyBytes));
+      settleWith(observed, facts, promptFigure(undefined, worst.bodyBytes), at, later);
     }));
-    else settleWith(observed, facts, figure);
   };
-  const settleWith = (observed: UsageObservation, facts: FinishFacts, prompt: number): void => {
+  const settleWith = (observed: UsageObservation, facts: FinishFacts, prompt: number, at: number, place?: (row: UsageRecord | undefined) => void): void => {
+    let row: UsageRecord | undefined;
     try {
       const completion = observed.completionTokens;
       const released = admission.release(prompt + completion);
       if (released) released.catch(failed);
       const cost = reservation.settle(prompt, completion, observed.model ?? facts.model);
-      settling.ledger.record(usageRow(ctx, facts, observed, prompt, completion, cost));
+      row = usageRow(ctx, facts, observed, prompt, completion, cost, at);
     } catch (err) {
       failed(err);
     }
+    if (place) place(row);
+    else if (row) settling.order.record(row);
   };
   return {
     headers: admission.headers,
@@ -124,11 +138,13 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
     finish: (observation, facts) => {
       if (finished) return;
       finished = true;
-      if (!(observation instanceof Promise)) return settle(observation, facts);
+      const at = Date.now();
+      if (!(observation instanceof Promise)) return settle(observation, facts, at);
       // A count that failed still settles (with nothing observed): limits and budgets are released.
-      track(observation.then((o) => settle(o, facts), (err: unknown) => {
+      const place = settling.order.later();
+      track(observation.then((o) => settle(o, facts, at, place), (err: unknown) => {
         failed(err);
-        settle(UNOBSERVED, facts);
+        settle(UNOBSERVED, facts, at, place);
       }));
     },
   };

@@ -8,6 +8,7 @@ import { METERED, type PolicyView, policyView } from './policy-view.js';
 import { promptBound } from './prompt.js';
 import { type PromptParts, readable } from './prompt-parts.js';
 import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
+import { RowOrder } from './ledger-order.js';
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
 
 export { policyOf } from './policy-view.js';
@@ -36,7 +37,7 @@ export class PolicyEngine {
       unknownEndpoints?: 'refuse' | 'allow';
     },
   ) {
-    this.#settling = { ledger: deps.ledger, logger: deps.logger, pending: new Set() };
+    this.#settling = { order: new RowOrder(deps.ledger), logger: deps.logger, pending: new Set() };
   }
 
   /** Finishes whose observation is still coming, and where accounting goes. */

@@ -1,5 +1,6 @@
 import type { PromptParts } from './prompt-parts.js';
 import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
+import { countSoon, tokenizerLoadedSomewhere } from './tokenizer-thread.js';
 
 /**
  * An upper bound on a prompt's tokens that needs no tokenizer: the UTF-8 bytes of its texts
@@ -26,10 +27,10 @@ function untouched(p: PromptParts): number {
  * Counting stops once `stopAt` is reached: the caller only needs to know it is that many.
  */
 export async function exactPrompt(p: PromptParts, stopAt = Infinity): Promise<number> {
-  return counted(p.texts, untouched(p), stopAt);
+  return countedSliced(p.texts, untouched(p), stopAt);
 }
 
-async function counted(texts: readonly string[], start: number, stopAt: number): Promise<number> {
+async function countedSliced(texts: readonly string[], start: number, stopAt: number): Promise<number> {
   if (!tokenizerReady()) await loadTokenizer();
   let total = start;
   let turn = 0;
@@ -61,10 +62,17 @@ function sliceEnd(text: string, at: number): number {
   return code >= 0xdc00 && code <= 0xdfff ? end + 1 : end;
 }
 
-/** The prompt's figure for the ledger when the upstream reported none, without holding the event loop for a long text. */
-export function promptFigureSoon(p: PromptParts | undefined, bodyBytes: number): number | Promise<number> {
-  if (p === undefined || !tokenizerReady() || length(p) <= SLICE) return promptFigure(p, bodyBytes);
-  return counted([...p.texts, p.tools], p.framing + p.fixed, Infinity);
+/**
+ * The prompt's figure for the ledger when the upstream reported none, without holding the event
+ * loop: a long prompt a slice at a time; while the tokenizer is not loaded here, counted by its
+ * thread — for an answer whose text was `counted` (as its completion is), or once that thread
+ * has its tables — else estimated as promptFigure does.
+ */
+export function promptFigureSoon(p: PromptParts | undefined, bodyBytes: number, counted = false): number | Promise<number> {
+  if (p === undefined) return promptFigure(p, bodyBytes);
+  if (tokenizerReady()) return length(p) <= SLICE ? promptFigure(p, bodyBytes) : countedSliced([...p.texts, p.tools], p.framing + p.fixed, Infinity);
+  if (counted || tokenizerLoadedSomewhere()) return inThread(p);
+  return promptFigure(p, bodyBytes);
 }
 
 function length(p: PromptParts): number {
@@ -73,12 +81,18 @@ function length(p: PromptParts): number {
   return n;
 }
 
+/** Counted by the tokenizer's thread, text by text, plus what is never counted. */
+async function inThread(p: PromptParts): Promise<number> {
+  let total = p.framing + p.fixed;
+  for (const t of [...p.texts, p.tools]) if (t !== '') total += await countSoon(t);
+  return total;
+}
+
 /**
  * The prompt's tokens for the ledger when the upstream reported none: its texts and tool
- * definitions exact once the tokenizer is loaded (a stream counted without reported usage has
- * loaded it), else the usual four bytes a token — the row's source says `estimated` then —
- * plus the chat format's tokens. Without readable text (multipart, or a body too large to
- * inspect): body bytes ÷ 3.
+ * definitions exact once the tokenizer is loaded here, else the usual four bytes a token — the
+ * row's source says `estimated` then — plus the chat format's tokens. Without readable text
+ * (multipart, or a body too large to inspect): body bytes ÷ 3.
  */
 export function promptFigure(p: PromptParts | undefined, bodyBytes: number): number {
   if (p === undefined) return Math.ceil(bodyBytes / 3);

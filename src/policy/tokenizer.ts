@@ -2,7 +2,7 @@
  * The o200k_base tokenizer of current OpenAI models, loaded on first need: its tables take
  * about 70 MB, which a deployment that never counts tokens (no budgets, upstreams that report
  * usage) should not carry. `loadTokenizer()` is awaited before the first count; `countText`
- * is synchronous for the response tap, which runs after it.
+ * is synchronous for the response tap, which never waits for it (see SseMeter).
  */
 type Count = (text: string) => number;
 
@@ -18,6 +18,11 @@ export function loadTokenizer(): Promise<Count> {
   });
   loading.catch(() => (failed = true));
   return loading;
+}
+
+/** Whether the tables have been asked for (they may still be loading). */
+export function tokenizerRequested(): boolean {
+  return loading !== undefined;
 }
 
 /** Whether counting can go on now: the tables are loaded, or could not be (counts are then estimates). */

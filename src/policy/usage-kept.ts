@@ -1,4 +1,6 @@
 import type { BoundedBytes } from './usage-bounded.js';
+import { tokenizerSettled } from './tokenizer.js';
+import { countSoon } from './tokenizer-thread.js';
 import { countText, deltaText } from './usage-count.js';
 
 /** Events kept unparsed while their text may never need counting (at most this many bytes). */
@@ -24,6 +26,8 @@ export class KeptText {
   #tightCount = 0;
   /** The bytes the kept events hold (their size), which UNPARSED_LIMIT bounds. */
   keptBytes = 0;
+  /** keptBytes past which they are counted (or, while the tokenizer loads, reduced to their text). */
+  #shrinkAt = UNPARSED_LIMIT;
 
   get pending(): boolean {
     return this.#unparsed.length > 0;
@@ -35,7 +39,18 @@ export class KeptText {
     const size = typeof kept === 'string' ? Buffer.byteLength(kept) : kept.size;
     this.bound += size;
     this.keptBytes += size;
-    if (this.keptBytes > UNPARSED_LIMIT) this.count(); // bounded memory on long streams
+    if (this.keptBytes > this.#shrinkAt) this.#shrink();
+  }
+
+  /**
+   * Bounded memory on long streams: the kept events are counted. The stream does not wait for
+   * the tokenizer: until it is loaded they are reduced to their text, counted when the stream
+   * is over, and the next reduction waits until that text has doubled.
+   */
+  #shrink(): void {
+    if (tokenizerSettled()) return this.count();
+    this.parse();
+    this.#shrinkAt = Math.max(UNPARSED_LIMIT, 2 * this.keptBytes);
   }
 
   /** Whether `extra` bytes more fit under the ceiling, tightening kept events' bounds (a scan each) until they do or none is left. */
@@ -49,25 +64,37 @@ export class KeptText {
     return true;
   }
 
-  /** Replaces the kept events by the text they deliver: a tighter bound, still no tokenizer. */
+  /** Replaces the kept events by the text they deliver (joined, as it is counted): a tighter bound, still no tokenizer. */
   parse(): void {
-    let bytes = 0;
-    for (let i = 0; i < this.#unparsed.length; i++) {
-      const d = this.#unparsed[i] as BoundedBytes | string;
-      const text = typeof d === 'string' ? d : deltaText(d.value());
-      this.#unparsed[i] = text;
-      bytes += Buffer.byteLength(text);
-    }
-    this.bound = this.keptBytes = bytes;
+    const text = this.#text();
+    this.#unparsed = text === '' ? [] : [text];
+    this.bound = this.keptBytes = Buffer.byteLength(text);
     this.#tightCount = this.#unparsed.length;
   }
 
   /** Counts the kept text (together, as delivered) into `completion`. */
   count(): void {
-    if (this.#unparsed.length === 0) return;
-    const text = this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
+    if (this.#unparsed.length > 0) this.completion += countText(this.#take());
+  }
+
+  /** Counts the kept text into `completion` now the stream is over: at once, or off the event loop while the tokenizer is not loaded here. */
+  countAfter(): Promise<void> | undefined {
+    if (this.#unparsed.length === 0) return undefined;
+    const tokens = countSoon(this.#take());
+    if (typeof tokens === 'number') return void (this.completion += tokens);
+    return tokens.then((n) => void (this.completion += n));
+  }
+
+  /** The kept text, no longer kept. */
+  #take(): string {
+    const text = this.#text();
     this.#unparsed = [];
     this.bound = this.keptBytes = this.#tightCount = 0;
-    this.completion += countText(text);
+    this.#shrinkAt = UNPARSED_LIMIT;
+    return text;
+  }
+
+  #text(): string {
+    return this.#unparsed.map((d) => (typeof d === 'string' ? d : deltaText(d.value()))).join('');
   }
 }

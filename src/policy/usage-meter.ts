@@ -2,29 +2,21 @@ import type { TapOptions, UsageObservation } from './ports.js';
 import { BoundedBytes } from './usage-bounded.js';
 import { modelOf, usageOf } from './usage-count.js';
 
-/** A count is due and the tokenizer is not loaded yet: call `resume` once `loadTokenizer()` has settled. */
-export const WAIT = 'wait';
-
-/** What a step of a meter did: true when the stream was cut off there, WAIT when it stopped for the tokenizer. */
-export type Written = boolean | typeof WAIT;
-
-/** Watches one answer's bytes on their way to the client. */
+/**
+ * Watches one answer's bytes on their way to the client. Every step is synchronous and passes
+ * the bytes on at once: nothing waits for the tokenizer. Counting that needs it is done from
+ * what was kept, once it is loaded (`observation`).
+ */
 export interface Meter {
   /** Passes the chunk on through `push` and observes it; true when the stream must be cut off here. */
-  write(chunk: Buffer, push: (bytes: Buffer) => void): Written;
+  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean;
   /** The input ended: passes on anything held back; true when that was cut off. */
-  end(push: (bytes: Buffer) => void): Written;
-  /** Goes on where write or end stopped with WAIT (nothing to do otherwise). */
-  resume(push: (bytes: Buffer) => void): Written;
-  /** What the bytes seen so far tell about the usage. */
-  observation(): UsageObservation;
+  end(push: (bytes: Buffer) => void): boolean;
   /**
-   * Whether taking `bytes` more would count the text kept so far (kept too long): the caller
-   * then has the tokenizer loaded before writing them.
+   * What the bytes seen so far tell about the usage: at once, or a promise (that never
+   * rejects) when delivered text is to be counted and the tokenizer is still loading.
    */
-  mayCount(bytes: number): boolean;
-  /** Whether `observation()` will count delivered text (no usage was reported). */
-  countsAtEnd(): boolean;
+  observation(): UsageObservation | Promise<UsageObservation>;
 }
 
 /** Audio, images as bytes, files: passed on at once; nothing in them says tokens. */
@@ -35,18 +27,6 @@ export class OpaqueMeter implements Meter {
   }
 
   end(): boolean {
-    return false;
-  }
-
-  resume(): boolean {
-    return false;
-  }
-
-  mayCount(): boolean {
-    return false;
-  }
-
-  countsAtEnd(): boolean {
     return false;
   }
 

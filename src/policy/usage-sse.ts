@@ -29,11 +29,6 @@ export class SseSplitter {
   #skipSpace = false;
   #data: BoundedBytes | undefined;
 
-  /** Data bytes of the event not finished yet. */
-  get pendingBytes(): number {
-    return this.#data?.size ?? 0;
-  }
-
   feed(chunk: Buffer): SseEvent[] {
     // Nearly every stream ends its lines with LF alone: then lines are found with indexOf (native)
     // instead of a look at every byte; CRs anywhere take the general path below.

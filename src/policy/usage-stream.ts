@@ -1,10 +1,10 @@
 import type { TapOptions, UsageObservation } from './ports.js';
-import { type Meter, WAIT, type Written } from './usage-meter.js';
-import { tokenizerSettled } from './tokenizer.js';
+import type { Meter } from './usage-meter.js';
+import { loadTokenizer, tokenizerSettled } from './tokenizer.js';
 import { COLLECT_LIMIT } from './usage-bounded.js';
 import { countText, deltaText } from './usage-count.js';
 import { StreamFacts } from './usage-facts.js';
-import { KeptText, UNPARSED_LIMIT } from './usage-kept.js';
+import { KeptText } from './usage-kept.js';
 import { type SseEvent, SseSplitter } from './usage-sse.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
@@ -15,15 +15,6 @@ export const CUTOFF_EVENT = Buffer.from(
 );
 
 const EMPTY = Buffer.alloc(0);
-
-/** A chunk's events being decided (see #run). */
-interface Stalled {
-  readonly chunk: Buffer;
-  readonly events: readonly SseEvent[];
-  readonly next: number;
-  readonly from: number;
-  readonly atEnd: boolean;
-}
 
 /**
  * An SSE answer. Without a ceiling each chunk goes on at once. With one, bytes go on at event
@@ -39,54 +30,36 @@ export class SseMeter implements Meter {
   #heldLength = 0;
   /** The current event grew past the collect limit and is passed on as it comes, unchecked. */
   #streaming = false;
-  /** Where a step stopped for the tokenizer. */
-  #stalled: Stalled | undefined;
 
   constructor(private readonly options: TapOptions) {}
 
-  write(chunk: Buffer, push: (bytes: Buffer) => void): Written {
+  write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
     if (this.options.completionCeiling === undefined) {
       push(chunk);
       for (const event of this.#split.feed(chunk)) this.#take(event, undefined);
       return false;
     }
-    return this.#run({ chunk, events: this.#split.feed(chunk), next: 0, from: 0, atEnd: false }, push);
+    return this.#run(chunk, this.#split.feed(chunk), false, push);
   }
 
-  end(push: (bytes: Buffer) => void): Written {
+  end(push: (bytes: Buffer) => void): boolean {
     const last = this.#split.finish();
     if (this.options.completionCeiling === undefined) {
       if (last) this.#take(last, undefined);
       return false;
     }
-    return this.#run({ chunk: EMPTY, events: last ? [last] : [], next: 0, from: 0, atEnd: true }, push);
-  }
-
-  resume(push: (bytes: Buffer) => void): Written {
-    const stalled = this.#stalled;
-    this.#stalled = undefined;
-    return stalled ? this.#run(stalled, push) : false;
+    return this.#run(EMPTY, last ? [last] : [], true, push);
   }
 
   /**
-   * Decides the events of a chunk in turn, from `next`; the bytes of the chunk from `from` on are
-   * not passed on yet (the held bytes before them belong to the first undecided event). The
-   * events it approves go on together, as one write — those before a cut-off, or before a stop
-   * for the tokenizer, where it goes on from later (resume).
+   * Decides the events of a chunk in turn (the held bytes belong to the first of them). The
+   * events it approves go on together, as one write — all of them, or those before a cut-off.
    */
-  #run(step: Stalled, push: (bytes: Buffer) => void): Written {
-    const { chunk, events, from, atEnd } = step;
+  #run(chunk: Buffer, events: readonly SseEvent[], atEnd: boolean, push: (bytes: Buffer) => void): boolean {
     const ceiling = this.options.completionCeiling as number;
-    let approved = from;
-    for (let i = step.next; i < events.length; i++) {
-      const event = events[i] as SseEvent;
-      const verdict = this.#exceeds(event, ceiling);
-      if (verdict === WAIT) {
-        if (approved > from) this.#release(chunk.subarray(from, approved), push);
-        this.#stalled = { chunk, events, next: i, from: approved, atEnd };
-        return WAIT;
-      }
-      if (verdict) return this.#cutOff(chunk.subarray(from, approved), approved > from, push);
+    let approved = 0;
+    for (const event of events) {
+      if (this.#exceeds(event, ceiling)) return this.#cutOff(chunk.subarray(0, approved), approved > 0, push);
       approved = Math.max(approved, event.end);
       this.#streaming = false;
     }
@@ -95,7 +68,7 @@ export class SseMeter implements Meter {
       return false;
     }
     // A chunk of whole events, the usual case, goes on as it is.
-    if (approved > from) this.#release(from === 0 && approved === chunk.length ? chunk : chunk.subarray(from, approved), push);
+    if (approved > 0) this.#release(approved === chunk.length ? chunk : chunk.subarray(0, approved), push);
     if (approved === chunk.length) return false;
     const rest = chunk.subarray(approved);
     if (this.#streaming) push(rest);
@@ -111,25 +84,21 @@ export class SseMeter implements Meter {
     return false;
   }
 
-  observation(): UsageObservation {
+  observation(): UsageObservation | Promise<UsageObservation> {
     const facts = this.#facts;
     facts.resolve();
     const r = facts.reported;
     if (r) return { promptTokens: r.prompt, completionTokens: r.completion, totalTokens: r.total, source: 'reported', model: facts.model };
-    this.#text.count();
+    // The delivered text is counted now the stream is over (off the event loop while the tokenizer is not loaded here).
+    const counting = this.#text.countAfter();
+    return counting ? counting.then(() => this.#counted()) : this.#counted();
+  }
+
+  #counted(): UsageObservation {
+    const facts = this.#facts;
     const prompt = this.options.promptEstimate ?? 0;
     const completion = this.#text.completion;
     return { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, source: 'counted', model: facts.model };
-  }
-
-  mayCount(bytes: number): boolean {
-    // Events complete in the coming bytes are at most the current event's data so far plus those bytes.
-    return this.#text.keptBytes + this.#split.pendingBytes + bytes > UNPARSED_LIMIT;
-  }
-
-  countsAtEnd(): boolean {
-    this.#facts.resolve();
-    return this.#facts.reported === undefined && this.#text.pending;
   }
 
   /**
@@ -138,18 +107,24 @@ export class SseMeter implements Meter {
    * cheaper one cannot rule the ceiling out (a token is at least one byte): event bytes (no
    * work), the bytes of their JSON string values (a scan), the bytes of the text they deliver
    * (a JSON parse), then exact tokens (the tokenizer).
+   *
+   * Nothing waits for the tokenizer. Until it is loaded, the text's bytes stand in for its
+   * tokens: an upper bound, so the reservation is never passed, though the stream may end
+   * early. To make that rare the tables start loading (in the background) once the bound
+   * passes half the ceiling, and are usually in by the time exact counts are due.
    */
-  #exceeds(event: SseEvent, ceiling: number): Written {
+  #exceeds(event: SseEvent, ceiling: number): boolean {
     const text = this.#text;
     const size = event.data?.size ?? 0;
+    if (!tokenizerSettled() && !text.roomFor(size, ceiling / 2) && !text.roomFor(event.data?.valueBytes() ?? 0, ceiling / 2)) void loadTokenizer();
     let parsed: { value: unknown; text: string; tokens?: number } | undefined;
     if (!text.roomFor(size, ceiling) && !text.roomFor(event.data?.valueBytes() ?? 0, ceiling)) {
       text.parse();
       const value = event.data ? event.data.value() : undefined;
       parsed = { value, text: deltaText(value) };
       if (text.completion + text.bound + Buffer.byteLength(parsed.text) > ceiling) {
-        // Exact tokens from here: the first time in the process, the tokenizer is loaded first (resume).
-        if (!tokenizerSettled()) return WAIT;
+        // The bytes bound cannot rule the ceiling out: exact tokens from here, or the bound itself until they can be counted.
+        if (!tokenizerSettled()) return !this.#streaming && parsed.text !== '';
         text.count();
         parsed.tokens = countText(parsed.text);
         if (!this.#streaming && parsed.tokens > 0 && text.completion + parsed.tokens > ceiling) return true;

@@ -1,7 +1,6 @@
 import { type Readable, Transform } from 'node:stream';
 import type { TapOptions, Tapped, UsageObservation } from './ports.js';
-import { JsonMeter, type Meter, OpaqueMeter, WAIT, type Written } from './usage-meter.js';
-import { loadTokenizer } from './tokenizer.js';
+import { JsonMeter, type Meter, OpaqueMeter } from './usage-meter.js';
 import { SseMeter } from './usage-stream.js';
 
 /**
@@ -13,7 +12,7 @@ import { SseMeter } from './usage-stream.js';
 export function tapResponse(body: Readable, options: TapOptions): Tapped {
   const meter = meterFor(options);
   let settled = false;
-  let resolveUsage!: (usage: UsageObservation) => void;
+  let resolveUsage!: (usage: UsageObservation | Promise<UsageObservation>) => void;
   const usage = new Promise<UsageObservation>((resolve) => (resolveUsage = resolve));
   const settle = (): void => {
     if (settled) return;
@@ -23,24 +22,16 @@ export function tapResponse(body: Readable, options: TapOptions): Tapped {
   let cut = false;
 
   const push = (bytes: Buffer): void => void tap.push(bytes);
-  /** A meter step done: cut off if it says so; if it stopped for the tokenizer, go on once that is loaded. */
-  const stepped = (step: Written, next: () => void): void => {
-    if (step === WAIT) return void loadTokenizer().then(() => stepped(meter.resume(push), next), () => stepped(meter.resume(push), next));
-    if (step) cutOff();
-    next();
-  };
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       // After a cut-off, whatever the upstream still sends before it is cancelled is not delivered.
-      if (cut) return done();
-      stepped(meter.write(chunk, push), () => done());
+      if (!cut && meter.write(chunk, push)) cutOff();
+      done();
     },
     flush(done) {
-      if (cut) return (done(), settle());
-      stepped(meter.end(push), () => {
-        done();
-        settle();
-      });
+      if (!cut && meter.end(push)) cutOff();
+      done();
+      settle();
     },
   });
 

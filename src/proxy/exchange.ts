@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
-import { loadTokenizer } from '../policy/tokenizer.js';
 import type { UsageObservation } from '../policy/ports.js';
-import { isEventStream, tapResponse } from '../policy/usage-tap.js';
+import { tapResponse } from '../policy/usage-tap.js';
 import { isSoakpError } from '../shared/index.js';
 import { type EndFacts, type ExchangeDeps, type Incoming, NO_USAGE, admitRequest } from './admission.js';
 import { downstreamResponseHeaders } from './headers.js';
@@ -37,9 +36,6 @@ export async function exchange(deps: ExchangeDeps, req: Outgoing): Promise<Answe
     throw err;
   }
   const contentType = String(res.headers['content-type'] ?? '');
-  // A stream may have to be counted as it passes: have the tokenizer ready before it starts.
-  // (Should it fail to load, counts fall back to an estimate: the answer must still be delivered and settled.)
-  if (isEventStream(contentType)) await loadTokenizer().catch(() => undefined);
   const tapped = tapResponse(res.body, {
     endpoint: a.ctx.family,
     contentType,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FakeControls } from './fake-upstream.js';
 
 /** Deterministic "audio": 64 KiB covering every byte value, so any re-encoding shows. */
@@ -58,10 +59,16 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
 
 async function sse(res: ServerResponse, model: string, controls: FakeControls, includeUsage = false): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const started = performance.now();
+  const pace = controls.ssePaceMs;
+  if (pace) controls.sseSent = [];
   for (const [i, text] of SSE_EVENTS.entries()) {
     if (controls.sseGate && i >= (controls.sseGateFrom ?? 1)) await controls.sseGate.opened;
+    // Paced: the scenario's own timing (when a model would send the event), not synchronisation.
+    if (pace?.[i] !== undefined) await delay(Math.max(0, started + pace[i] - performance.now()));
     if (res.destroyed) return;
     res.write(`data: ${JSON.stringify(chunk(model, i, { content: text }, null))}\n\n`);
+    if (pace) controls.sseSent?.push(performance.timeOrigin + performance.now());
   }
   res.write(`data: ${JSON.stringify(chunk(model, SSE_EVENTS.length, {}, 'stop'))}\n\n`);
   // As OpenAI does with stream_options.include_usage: a last chunk with no choices and the usage.

@@ -30,6 +30,13 @@ export interface FakeControls {
    * `max_tokens` completion tokens.
    */
   billedUsage?: boolean | undefined;
+  /**
+   * When set, SSE answers send content event i at `ssePaceMs[i]` ms after the answer starts (a
+   * model generating at its own pace), and record when each event was written in `sseSent`.
+   */
+  ssePaceMs?: readonly number[] | undefined;
+  /** The wall-clock times (ms, `performance.timeOrigin + performance.now()`) the paced events were written. */
+  sseSent?: number[] | undefined;
   /** Resolves when the fake sees the client side of an answer close before it ended. */
   onAbort?: (() => void) | undefined;
 }

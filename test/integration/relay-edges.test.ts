@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
+import { loadTokenizer } from '../../src/policy/tokenizer.js';
 import { json, runCli } from '../helpers/cli.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
@@ -65,6 +66,9 @@ describe('the relay with unusual upstream answers', () => {
   });
 
   it('drops the upstream Content-Length of a metered stream it may cut short, and cuts it cleanly', async () => {
+    // An exact cut-off (after ' world', at 2 tokens) needs the tokenizer; until it is loaded the
+    // text's bytes bound the tokens, and this ceiling would end the stream before 'Hello'.
+    await loadTokenizer();
     const { token } = json<{ token: string }>(await runCli(['token', 'issue', 'e@example.com', '--token-budget', '1000', '--json'], env));
     for (let i = 0; i < 2; i++) { // twice: a framing error would spill into the next answer on the connection
       const res = await post(token, 'chat/completions');
