@@ -2,12 +2,8 @@ import { Accounts, saveKey as saveKeyFlow } from './admin/index.js';
 import type { Overrides } from './config/index.js';
 import { type RunningServer, startServer } from './http/index.js';
 import { type Runtime, openRuntime, servicesOf } from './main.js';
-import { type Policies, createPolicies } from './policy/create.js';
-import { type Inspection, inspectionOf } from './policy/inspection.js';
-import { Authenticator } from './proxy/authenticate.js';
-import { type ExchangeDeps, exchange } from './proxy/exchange.js';
-import { upstreamPathOf } from './proxy/path.js';
-import { Forwarder } from './proxy/forward.js';
+import { type Policies, createPolicies } from './policy/index.js';
+import { Authenticator, exchange, type ExchangeDeps, Forwarder, type Inspection, inspectionOf, upstreamPathOf } from './proxy/index.js';
 import { createLogger } from './shared/index.js';
 
 export interface SoakpOptions extends Omit<Overrides, 'upstream'> {

@@ -3,11 +3,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { Accounts, adminRoutes } from '../admin/index.js';
 import { randomBytes } from 'node:crypto';
 import type { Config, Upstream } from '../config/index.js';
-import { Authenticator } from '../proxy/authenticate.js';
-import type { Forwarder } from '../proxy/forward.js';
-import type { Policies } from '../policy/create.js';
-import type { Inspection } from '../policy/inspection.js';
-import { realtimeUpgrade } from '../proxy/realtime.js';
+import { Authenticator, realtimeUpgrade } from '../proxy/index.js';
+import type { Forwarder, Inspection } from '../proxy/index.js';
+import type { Policies } from '../policy/index.js';
 import { accessLog, TrustedProxies } from '../shared/index.js';
 import type { Logger } from '../shared/index.js';
 import type { Store } from '../store/index.js';

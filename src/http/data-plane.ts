@@ -1,8 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Principal } from '../proxy/authenticate.js';
-import { upstreamPathOf } from '../proxy/path.js';
-import { type ProxyDeps, type RouteContext, bodyBytes, proxyRequest } from '../proxy/route.js';
+import type { Principal } from '../proxy/index.js';
+import { bodyBytes, type ProxyDeps, proxyRequest, type RouteContext, upstreamPathOf } from '../proxy/index.js';
 import { SoakpError, isSoakpError, toEnvelope } from '../shared/index.js';
 import type { AccessLog, Client, Logger } from '../shared/index.js';
 import type { InFlight } from './listener.js';

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, Upstream } from '../config/index.js';
-import { createPolicies } from '../policy/create.js';
-import { inspectionOf } from '../policy/inspection.js';
-import { Forwarder } from '../proxy/forward.js';
+import { createPolicies } from '../policy/index.js';
+import { Forwarder, inspectionOf } from '../proxy/index.js';
 import type { Logger } from '../shared/index.js';
 import type { Store } from '../store/index.js';
 import type { Vault } from '../vault/index.js';

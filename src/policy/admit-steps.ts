@@ -6,7 +6,7 @@ import { exactPrompt, promptFigure, promptFigureSoon } from './prompt.js';
 import type { PromptParts } from './prompt-parts.js';
 import { RateLimitRefusal } from './rate-limit-headers.js';
 import type { UsageRecord } from '../domain/index.js';
-import type { RowOrder } from './ledger-order.js';
+import type { RowOrder } from '../metering/index.js';
 import { usageRow } from './usage-row.js';
 import type { Admission, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
 

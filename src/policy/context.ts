@@ -1,4 +1,5 @@
 import type { EndpointFamily, TokenRecord, User } from '../domain/index.js';
+import type { PromptParts } from './prompt-parts.js';
 import type { UsageObservation } from './ports.js';
 
 // The shapes admission hands between its steps: kept apart from the engine, which uses the
@@ -33,4 +34,21 @@ export interface Ticket {
    * `PolicyEngine.settled()` waits for it, so shutdown flushes its row too.
    */
   finish(observed: UsageObservation | Promise<UsageObservation>, facts: FinishFacts): void;
+}
+
+/** The request fields policies need. Absent fields are undefined. */
+export interface RequestFields {
+  model?: string;
+  /** max_tokens, max_completion_tokens or max_output_tokens, whichever the request set. */
+  maxTokens?: number;
+  /** Number of choices asked for (`n`), which multiplies the worst case. */
+  n?: number;
+  /** What the prompt is billed for (messages / input / prompt, instructions, tools), to bound and count its tokens locally. */
+  prompt?: PromptParts;
+  /** A streamed chat or completion that did not ask for usage in its final chunk. */
+  streamWithoutUsage?: boolean;
+  /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
+  streamUsage?: boolean;
+  /** The body was larger than this many bytes, the most read: its fields are unknown. */
+  unread?: number;
 }

@@ -9,7 +9,7 @@ import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';
 import { priceTable } from './prices.js';
 import { createRateLimiter } from './rate-limiter.js';
-import { UsageLedger } from './usage-ledger.js';
+import { UsageLedger } from '../metering/index.js';
 
 export interface Policies {
   readonly engine: PolicyEngine;

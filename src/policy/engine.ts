@@ -2,17 +2,16 @@ import type { EndpointFamily, TokenRecord, User } from '../domain/index.js';
 import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Logger } from '../shared/index.js';
 import type { Budgets, Reservation } from './budget.js';
-import type { RequestFields } from './inspect.js';
-import type { PolicyContext, Ticket } from './context.js';
+import type { PolicyContext, RequestFields, Ticket } from './context.js';
 import { METERED, type PolicyView, policyView } from './policy-view.js';
 import { promptBound } from './prompt.js';
 import { type PromptParts, readable } from './prompt-parts.js';
 import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
-import { RowOrder } from './ledger-order.js';
+import { RowOrder } from '../metering/index.js';
 import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
 
 export { policyOf } from './policy-view.js';
-export type { FinishFacts, PolicyContext, Ticket } from './context.js';
+export type { FinishFacts, PolicyContext, RequestFields, Ticket } from './context.js';
 
 type Maybe<T> = T | Promise<T>;
 

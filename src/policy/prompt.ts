@@ -1,6 +1,5 @@
 import type { PromptParts } from './prompt-parts.js';
-import { countText, loadTokenizer, tokenizerReady } from './tokenizer.js';
-import { countSoon, tokenizerLoadedSomewhere } from './tokenizer-thread.js';
+import { countSoon, countText, loadTokenizer, tokenizerLoadedSomewhere, tokenizerReady } from '../metering/index.js';
 
 /**
  * An upper bound on a prompt's tokens that needs no tokenizer: the UTF-8 bytes of its texts

@@ -1,10 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { endpointFamily } from '../domain/index.js';
-import type { PolicyContext, PolicyEngine, Ticket } from '../policy/engine.js';
-import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from '../policy/inspect.js';
-import type { Inspection } from '../policy/inspection.js';
-import type { UsageObservation } from '../policy/ports.js';
+import type { PolicyContext, PolicyEngine, Ticket, UsageObservation } from '../policy/index.js';
+import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from './inspect.js';
+import type { Inspection } from './inspection.js';
 import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Authenticator, Principal } from './authenticate.js';
 import type { Forwarder } from './forward.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { UsageObservation } from '../policy/ports.js';
-import { tapResponse } from '../policy/usage-tap.js';
+import type { UsageObservation } from '../policy/index.js';
+import { tapResponse } from '../metering/index.js';
 import { isSoakpError } from '../shared/index.js';
 import { type EndFacts, type ExchangeDeps, type Incoming, NO_USAGE, admitRequest } from './admission.js';
 import { downstreamResponseHeaders } from './headers.js';

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/index.js';
 import type { Secret } from '../shared/index.js';
-import { isEventStream } from '../policy/usage-tap.js';
+import { isEventStream } from '../metering/index.js';
 import { headerName } from './undici-core.js';
 
 // RFC 9110 §7.6.1: hop-by-hop headers, plus `host` (set from the upstream URL) and the

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/index.js';
 import { SoakpError, toEnvelope } from '../shared/index.js';
-import type { PolicyEngine } from '../policy/engine.js';
+import type { PolicyEngine } from '../policy/index.js';
 import type { Authenticator } from './authenticate.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { upstreamPathOf } from './path.js';

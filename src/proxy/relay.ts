@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errors } from './undici-core.js';
-import type { Meter } from '../policy/usage-meter.js';
-import { meterFor } from '../policy/usage-tap.js';
+import type { Meter } from '../metering/index.js';
+import { meterFor } from '../metering/index.js';
 import { type Admitted, type EndFacts, NO_USAGE } from './admission.js';
 import { upstreamError } from './forward.js';
 import { answerHead } from './headers.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countText, loadTokenizer } from '../../src/policy/tokenizer.js';
+import { countText, loadTokenizer } from '../../src/metering/tokenizer.js';
 import { json, runCli } from '../helpers/cli.js';
 import { SSE_EVENTS } from '../helpers/fake-routes.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
-import { countText, loadTokenizer, tokenizerReady } from '../../src/policy/tokenizer.js';
+import { countText, loadTokenizer, tokenizerReady } from '../../src/metering/tokenizer.js';
 import { json, runCli } from '../helpers/cli.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';

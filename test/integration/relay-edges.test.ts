@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
-import { loadTokenizer } from '../../src/policy/tokenizer.js';
+import { loadTokenizer } from '../../src/metering/tokenizer.js';
 import { json, runCli } from '../helpers/cli.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 

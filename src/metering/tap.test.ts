@@ -4,8 +4,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TapOptions } from './ports.js';
-import { COLLECT_LIMIT } from './usage-bounded.js';
-import { tapResponse } from './usage-tap.js';
+import { COLLECT_LIMIT } from './bounded.js';
+import { tapResponse } from './tap.js';
 import { loadTokenizer } from './tokenizer.js';
 
 // The tap counts with the tokenizer once it is loaded (the proxy loads it before tapping a stream).

@@ -1,5 +1,5 @@
-import type { BoundedBytes } from './usage-bounded.js';
-import { type Counts, modelOf, usageOf } from './usage-count.js';
+import type { BoundedBytes } from './bounded.js';
+import { type Counts, modelOf, usageOf } from './count.js';
 
 /** How many of a stream's last events, and of its last events with a usage object, are kept to be read when it ends. */
 const RECENT = 4;

@@ -1,4 +1,4 @@
-import { BoundedBytes } from './usage-bounded.js';
+import { BoundedBytes } from './bounded.js';
 
 const LF = 0x0a;
 const CR = 0x0d;

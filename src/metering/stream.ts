@@ -1,11 +1,11 @@
 import type { TapOptions, UsageObservation } from './ports.js';
-import type { Meter } from './usage-meter.js';
+import type { Meter } from './meter.js';
 import { loadTokenizer, tokenizerSettled } from './tokenizer.js';
-import { COLLECT_LIMIT } from './usage-bounded.js';
-import { countText, deltaText } from './usage-count.js';
-import { StreamFacts } from './usage-facts.js';
-import { KeptText } from './usage-kept.js';
-import { type SseEvent, SseSplitter } from './usage-sse.js';
+import { COLLECT_LIMIT } from './bounded.js';
+import { countText, deltaText } from './count.js';
+import { StreamFacts } from './facts.js';
+import { KeptText } from './kept.js';
+import { type SseEvent, SseSplitter } from './sse.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
 export const CUTOFF_EVENT = Buffer.from(

@@ -1,7 +1,7 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, tokenizerReady, tokenizerRequested } from './tokenizer.js';
-import { CUTOFF_EVENT, SseMeter } from './usage-stream.js';
+import { CUTOFF_EVENT, SseMeter } from './stream.js';
 
 // A file of its own: the tokenizer starts unloaded here, as in a process's first metered stream.
 const event = (content: string): Buffer =>

@@ -1,7 +1,7 @@
-import type { BoundedBytes } from './usage-bounded.js';
+import type { BoundedBytes } from './bounded.js';
 import { tokenizerSettled } from './tokenizer.js';
 import { countSoon } from './tokenizer-thread.js';
-import { countText, deltaText } from './usage-count.js';
+import { countText, deltaText } from './count.js';
 
 /** Events kept unparsed while their text may never need counting (at most this many bytes). */
 export const UNPARSED_LIMIT = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedBytes } from './usage-bounded.js';
-import { deltaText } from './usage-count.js';
+import { BoundedBytes } from './bounded.js';
+import { deltaText } from './count.js';
 
 const bounded = (text: string, limit?: number): BoundedBytes => {
   const b = new BoundedBytes(limit);

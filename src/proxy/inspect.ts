@@ -3,25 +3,10 @@ import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
 import { SoakpError } from '../shared/index.js';
 import { type Inspection, tooSlow } from './inspection.js';
-import { type PromptParts, promptParts, tooDeep } from './prompt-parts.js';
-import type busboy from 'busboy';
+import { type RequestFields, promptParts, tooDeep } from '../policy/index.js';
 
-/** The request fields policies need. Absent fields are undefined. */
-export interface RequestFields {
-  model?: string;
-  /** max_tokens, max_completion_tokens or max_output_tokens, whichever the request set. */
-  maxTokens?: number;
-  /** Number of choices asked for (`n`), which multiplies the worst case. */
-  n?: number;
-  /** What the prompt is billed for (messages / input / prompt, instructions, tools), to bound and count its tokens locally. */
-  prompt?: PromptParts;
-  /** A streamed chat or completion that did not ask for usage in its final chunk. */
-  streamWithoutUsage?: boolean;
-  /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
-  streamUsage?: boolean;
-  /** The body was larger than this many bytes, the most read: its fields are unknown. */
-  unread?: number;
-}
+export type { RequestFields };
+import type busboy from 'busboy';
 
 export interface Inspected {
   readonly fields: RequestFields;

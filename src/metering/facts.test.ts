@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedBytes } from './usage-bounded.js';
-import { StreamFacts } from './usage-facts.js';
+import { BoundedBytes } from './bounded.js';
+import { StreamFacts } from './facts.js';
 
 const data = (value: unknown): BoundedBytes => {
   const bytes = new BoundedBytes();

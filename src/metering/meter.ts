@@ -1,6 +1,6 @@
 import type { TapOptions, UsageObservation } from './ports.js';
-import { BoundedBytes } from './usage-bounded.js';
-import { modelOf, usageOf } from './usage-count.js';
+import { BoundedBytes } from './bounded.js';
+import { modelOf, usageOf } from './count.js';
 
 /**
  * Watches one answer's bytes on their way to the client. Every step is synchronous and passes

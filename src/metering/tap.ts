@@ -1,7 +1,7 @@
 import { type Readable, Transform } from 'node:stream';
 import type { TapOptions, Tapped, UsageObservation } from './ports.js';
-import { JsonMeter, type Meter, OpaqueMeter } from './usage-meter.js';
-import { SseMeter } from './usage-stream.js';
+import { JsonMeter, type Meter, OpaqueMeter } from './meter.js';
+import { SseMeter } from './stream.js';
 
 /**
  * Passes an upstream answer on unchanged, chunk by chunk as it comes, and learns its usage on

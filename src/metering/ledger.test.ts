@@ -6,7 +6,7 @@ import type { UsageRecord } from '../domain/usage.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { Store, UsageRepo } from '../store/ports.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
-import { UsageLedger } from './usage-ledger.js';
+import { UsageLedger } from './ledger.js';
 
 function row(i: number): UsageRecord {
   return {
