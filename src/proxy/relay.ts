@@ -72,10 +72,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.closing()) head.list.push('connection', 'close');
     this.res.writeHead(status, head.list);
     // Node corks a response's writes until the end of the tick, so the events of a burst the
-    // upstream sent at once (one socket read) go out together once all are metered. Flushing the
-    // first at once gained ~20 µs of first-event time on such a burst and cost a write and a
-    // wake-up per stream (25-30% of a short stream's CPU); events that arrive apart, as a model
-    // generates them, go out apart either way.
+    // upstream sent at once (one socket read) go out together, in one write, once all are
+    // metered; events that arrive apart, as a model generates them, go out apart.
     return !this.#paused;
   }
 
