@@ -1,7 +1,6 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SoakpError, isSoakpError, toEnvelope } from '../shared/index.js';
+import { SoakpError, isSoakpError, rawErrorAnswer, toEnvelope } from '../shared/index.js';
 
 /**
  * The one place errors become answers, in OpenAI's envelope. Our own errors carry their
@@ -52,7 +51,5 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
         ? new SoakpError('headers_too_large', 'The request headers are too large.')
         : new SoakpError('invalid_request', 'The request is not valid HTTP/1.1.');
   this.log.debug({ code: err.code }, 'client error');
-  const { status, body } = toEnvelope(e);
-  const text = JSON.stringify(body);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(rawErrorAnswer(e));
 }

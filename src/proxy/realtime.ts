@@ -1,9 +1,9 @@
-import { type IncomingHttpHeaders, type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/index.js';
-import { SoakpError, toEnvelope } from '../shared/index.js';
+import { SoakpError, rawErrorAnswer, toEnvelope } from '../shared/index.js';
 import type { PolicyEngine } from '../policy/index.js';
 import type { Authenticator } from './authenticate.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -22,9 +22,8 @@ export function realtimeUpgrade(auth: Authenticator, policies: PolicyEngine, log
     void upgrade(auth, policies, req, client, head, connectTimeoutMs, addressOf(req)).then(
       (status) => logger.info({ method: 'GET', path: req.url?.split('?', 1)[0], status, upgrade: 'websocket' }, 'request'),
       (err: unknown) => {
-        const { status, body } = toEnvelope(err);
-        if (status >= 500) logger.error({ err }, 'websocket upgrade failed');
-        refuse(client, status, JSON.stringify(body));
+        if (toEnvelope(err).status >= 500) logger.error({ err }, 'websocket upgrade failed');
+        if (client.writable) client.end(rawErrorAnswer(err));
       },
     );
   };
@@ -104,7 +103,3 @@ function rawHeaders(raw: string[], drop: string[]): string {
   return out;
 }
 
-function refuse(socket: Duplex, status: number, body: string): void {
-  if (!socket.writable) return;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-}

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 /**
  * One error type for everything soakp itself refuses or fails at. Each has a stable
  * `code` from the catalogue below, the HTTP status it maps to, and a message that is safe
@@ -101,4 +102,17 @@ export function toEnvelope(err: unknown): { status: number; body: OpenAIErrorEnv
     status: e.status,
     body: { error: { message: e.message, type: e.type, code: e.code, param: null } },
   };
+}
+
+/**
+ * An error as a whole HTTP/1.1 answer for a raw socket — a refused WebSocket upgrade, a
+ * request Node's parser refused — in the same envelope and with the error's own headers; the
+ * connection is closed after it.
+ */
+export function rawErrorAnswer(err: unknown): string {
+  const e = isSoakpError(err) ? err : new SoakpError('internal_error', 'The proxy failed to handle the request.');
+  const text = JSON.stringify(toEnvelope(e).body);
+  let head = `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
+  for (const [name, value] of Object.entries(e.headers)) head += `${name}: ${value}\r\n`;
+  return `${head}connection: close\r\n\r\n${text}`;
 }
