@@ -129,7 +129,8 @@ export function auditRepo(db: Kysely<Database>): AuditRepo {
   };
 }
 
-function toUsageRow(u: UsageRecord) {
+/** A ledger row as the `usage` table holds it: the one mapping, for Kysely and SQLite's prepared insert alike. */
+export function toUsageRow(u: UsageRecord) {
   return {
     at: u.at, user_id: u.userId, token_id: u.tokenId, upstream: u.upstream, model: u.model, endpoint: u.endpoint, status: u.status,
     prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens, cost_micros: u.costMicros,

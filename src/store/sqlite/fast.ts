@@ -1,5 +1,14 @@
 import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
+import type { UsageRecord } from '../../domain/index.js';
+import type { Kysely } from '../kysely.js';
+import { toUsageRow } from '../ledger-repos.js';
 import type { BudgetRepo, UsageRepo } from '../ports.js';
+import type { Database } from '../schema.js';
+
+const SAMPLE: UsageRecord = {
+  at: 0, userId: '', tokenId: '', upstream: '', model: null, endpoint: 'chat', status: 0, promptTokens: 0, completionTokens: 0,
+  totalTokens: 0, costMicros: 0, durationMs: 0, bytesIn: 0, bytesOut: 0, source: 'none',
+};
 
 // Statements on the hot path, prepared once on the raw connection instead of built by Kysely
 // each time. While Kysely has a transaction open on this (single) connection such a statement
@@ -31,16 +40,13 @@ export function fastReserve(raw: BetterSqlite3.Database, portable: BudgetRepo['r
  * single-row insert run per row inside one transaction — all or none, as the port requires —
  * instead of a statement with thousands of parameters that Kysely compiles anew for every batch.
  */
-export function fastInsertUsage(raw: BetterSqlite3.Database, portable: UsageRepo['insertMany']): UsageRepo['insertMany'] {
-  // Positional parameters: binding by name looks each one up in the row object.
-  const stmt = raw.prepare(
-    `insert into usage (at, user_id, token_id, upstream, model, endpoint, status, prompt_tokens, completion_tokens, total_tokens, cost_micros, duration_ms, bytes_in, bytes_out, source)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+export function fastInsertUsage(db: Kysely<Database>, raw: BetterSqlite3.Database, portable: UsageRepo['insertMany']): UsageRepo['insertMany'] {
+  // The SQL is Kysely's own for one row, compiled once: its positional parameters follow the
+  // row's keys, so each row binds its values in order (binding by name would look each one up).
+  const { sql } = db.insertInto('usage').values(toUsageRow(SAMPLE)).compile();
+  const stmt = raw.prepare(sql);
   const insertAll = raw.transaction((rows: Parameters<UsageRepo['insertMany']>[0]) => {
-    for (const r of rows) {
-      stmt.run(r.at, r.userId, r.tokenId, r.upstream, r.model, r.endpoint, r.status, r.promptTokens, r.completionTokens, r.totalTokens, r.costMicros, r.durationMs, r.bytesIn, r.bytesOut, r.source);
-    }
+    for (const r of rows) stmt.run(...Object.values(toUsageRow(r)));
   });
   return async (rows) => {
     if (rows.length === 0) return;

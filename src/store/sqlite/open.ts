@@ -113,7 +113,7 @@ class SqliteStore implements Store {
     this.tokens = repos.tokens;
     this.secrets = repos.secrets;
     this.masterKeys = repos.masterKeys;
-    this.usage = { ...repos.usage, insertMany: fastInsertUsage(raw, repos.usage.insertMany) };
+    this.usage = { ...repos.usage, insertMany: fastInsertUsage(db, raw, repos.usage.insertMany) };
     this.budgets = { ...repos.budgets, reserve: fastReserve(raw, repos.budgets.reserve) };
     this.audit = repos.audit;
     this.#db = db;
