@@ -19,7 +19,7 @@ function spawnWriter(file: string, actor: string, n: number) {
   if (!existsSync(new URL('audit/index.js', DIST))) throw new Error('Build first (npm run build): the writer processes run dist/.');
   const script = `
     const { openSqliteStore } = await import(${JSON.stringify(new URL('store/sqlite/open.js', DIST).href)});
-    const { AuditLog } = await import(${JSON.stringify(new URL('policy/audit.js', DIST).href)});
+    const { AuditLog } = await import(${JSON.stringify(new URL('audit/index.js', DIST).href)});
     const store = await openSqliteStore({ file: process.env.FILE });
     const log = new AuditLog(store.audit, () => "", { error: (o) => console.error(JSON.stringify(o)) });
     process.stdout.write('ready\\n');
