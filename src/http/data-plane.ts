@@ -71,7 +71,7 @@ class Call implements RouteContext {
 
   closing = (): boolean => this.deps.state.closing;
 
-  /** Worked out when first asked: most requests never need it. */
+  /** Worked out once per request, when the route first asks (for the audit and security events). */
   get client(): Client {
     this.#client ??= this.deps.clientOf(this.req);
     return this.#client;
