@@ -3,7 +3,7 @@ import type { Overrides } from './config/index.js';
 import { type RunningServer, startServer } from './http/index.js';
 import { type Runtime, openRuntime, servicesOf } from './main.js';
 import { type Policies, createPolicies } from './policy/index.js';
-import { Authenticator, exchange, type ExchangeDeps, Forwarder, type Inspection, inspectionOf, upstreamPathOf } from './proxy/index.js';
+import { Authenticator, collect, Forwarder, type Inspection, inspectionOf, type PipelineDeps, upstreamPathOf } from './proxy/index.js';
 import { createLogger } from './shared/index.js';
 
 export interface SoakpOptions extends Omit<Overrides, 'upstream'> {
@@ -52,21 +52,16 @@ export class Soakp {
     const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token}` };
     if (payload !== null) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
-    const controller = new AbortController();
-    const started = Date.now();
-    // The same path as an HTTP request: scopes, limits, budgets and the usage ledger apply.
-    const res = await exchange(this.#exchangeDeps(), {
+    // The same pipeline as an HTTP request: scopes, limits, budgets and the usage ledger apply.
+    const res = await collect(this.#pipelineDeps(), {
       method: options.method?.toUpperCase() ?? (payload === null ? 'GET' : 'POST'),
       pathAndQuery: upstreamPathOf(`/v1/${endpoint.replace(/^\/+/, '').replace(/^v1\//, '')}`),
       headers,
       body: payload,
       source: 'library',
-      signal: controller.signal,
-      cancel: () => controller.abort(),
-      measure: () => ({ durationMs: Date.now() - started, bytesIn: payload?.length ?? 0, bytesOut: 0 }),
     });
-    const text = Buffer.concat(await res.body.toArray()).toString('utf8');
-    const parsed: unknown = /json/i.test(String(res.headers['content-type'] ?? '')) && text !== '' ? JSON.parse(text) : text;
+    const text = res.body.toString('utf8');
+    const parsed: unknown = /json/i.test(res.headers['content-type'] ?? '') && text !== '' ? JSON.parse(text) : text;
     if (res.status >= 400) throw new UpstreamError(res.status, parsed);
     return parsed;
   }
@@ -90,9 +85,8 @@ export class Soakp {
     return new Accounts({ ...this.#accounts.deps, auditor: this.#policiesNow().auditor, actor: 'library', source: 'library' });
   }
 
-  #exchangeDeps(): ExchangeDeps {
-    this.#policiesNow();
-    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspection: (this.#inspection ??= inspectionOf(this.#rt.config)) };
+  #pipelineDeps(): PipelineDeps {
+    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspection: (this.#inspection ??= inspectionOf(this.#rt.config)), connectTimeout: this.#rt.config.timeouts.connect };
   }
 
   async close(): Promise<void> {

@@ -104,10 +104,11 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const auth = new Authenticator(deps);
   const dataPlaneAccess = accessLog(access);
   app.addHook('onClose', async () => dataPlaneAccess.close());
-  app.server.on('upgrade', realtimeUpgrade(auth, deps.policies.engine, deps.logger, deps.connectTimeout, (req) => clientOf(req).address));
+  const pipeline = { auth, forwarder: deps.forwarder, policies: deps.policies.engine, inspection: deps.inspection, connectTimeout: deps.connectTimeout };
+  app.server.on('upgrade', realtimeUpgrade(pipeline, { logger: deps.logger, access: dataPlaneAccess, nextId, addressOf: (req) => clientOf(req).address }));
   const accounts = new Accounts({ ...deps, auditor: deps.policies.auditor, actor: 'server', source: null });
   dataPlane = dataPlaneHandler({
-    proxy: { auth, forwarder: deps.forwarder, policies: deps.policies.engine, maxBodySize: deps.limits.maxBodySize, inspection: deps.inspection },
+    proxy: { ...pipeline, maxBodySize: deps.limits.maxBodySize },
     logger: deps.logger,
     access: dataPlaneAccess,
     state,

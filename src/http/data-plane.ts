@@ -1,13 +1,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Principal } from '../proxy/index.js';
-import { bodyBytes, type ProxyDeps, proxyRequest, type RouteContext, upstreamPathOf } from '../proxy/index.js';
-import { SoakpError, isSoakpError, toEnvelope } from '../shared/index.js';
+import type { Call, Incoming, PipelineDeps, Principal } from '../proxy/index.js';
+import { bodyBytes, requestBody, runPipeline, upstreamPathOf } from '../proxy/index.js';
+import { SoakpError, errorAnswer } from '../shared/index.js';
 import type { AccessLog, Client, Logger } from '../shared/index.js';
 import type { InFlight } from './listener.js';
 
 export interface DataPlaneDeps {
-  proxy: ProxyDeps;
+  proxy: PipelineDeps & { maxBodySize: number };
   logger: Logger;
   /** The access log: one line per request, ids and counts only (see accessLog). */
   access: AccessLog;
@@ -33,16 +33,16 @@ export function isDataPlane(url: string): boolean {
  * OpenAI's envelope, and the access log line.
  */
 export function dataPlaneHandler(deps: DataPlaneDeps): RequestListener {
-  return (req, res) => new Call(deps, req, res).start();
+  return (req, res) => new HttpCall(deps, req, res).start();
 }
 
-/** One request on the data plane: its context for the route, and the one 'close' listener it needs. */
-class Call implements RouteContext {
+/** One request on the data plane, as the pipeline sees it, and the one 'close' listener it needs. */
+class HttpCall implements Call {
   readonly startedAt = performance.now();
   readonly reqId: string;
   readonly extra: Record<string, string>;
-  pathAndQuery = '';
-  relay: RouteContext['relay'];
+  request!: Incoming;
+  relay: Call['relay'];
   #principal: Principal | undefined;
   /** Bytes of an error answer's body (an answer from the upstream counts its own: relay.bytesOut). */
   #errorBytes = 0;
@@ -61,15 +61,32 @@ class Call implements RouteContext {
 
   start(): void {
     if (this.deps.state.closing) return this.fail(new SoakpError('shutting_down', 'The server is shutting down; retry the request.'));
+    const { req } = this;
     try {
-      this.pathAndQuery = upstreamPathOf(this.req.url ?? '/');
+      const pathAndQuery = upstreamPathOf(req.url ?? '/');
+      const body = requestBody(req, this.deps.proxy.maxBodySize);
+      this.request = { method: req.method ?? 'GET', pathAndQuery, headers: req.headers, rawHeaders: req.rawHeaders, body, source: this.client.address };
     } catch (err) {
       return this.fail(err);
     }
-    proxyRequest(this.deps.proxy, this.req, this.res, this);
+    runPipeline(this.deps.proxy, this);
+  }
+
+  get sink(): ServerResponse {
+    return this.res;
+  }
+
+  get bytesIn(): number {
+    return bodyBytes(this.req);
   }
 
   closing = (): boolean => this.deps.state.closing;
+
+  gone = (): boolean => this.req.socket.destroyed;
+
+  drain = (): void => {
+    if (!this.req.complete) this.req.resume(); // what the upstream no longer reads
+  };
 
   /** Worked out once per request, when the route first asks (for the audit and security events). */
   get client(): Client {
@@ -106,18 +123,15 @@ class Call implements RouteContext {
 
 /** An error as an answer in OpenAI's envelope (returns its body's bytes); mid-answer, the connection is cut instead. */
 function answerError(logger: Logger, reqId: string, req: IncomingMessage, res: ServerResponse, extra: Record<string, string>, error: unknown): number {
-  const err = isSoakpError(error) ? error : new SoakpError('internal_error', 'The proxy failed to handle the request.', { cause: error });
-  if (err.status >= 500) logger.error({ reqId, err: error }, 'request failed');
+  const answer = errorAnswer(error, extra);
+  if (answer.status >= 500) logger.error({ reqId, err: error }, 'request failed');
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return 0;
   }
-  const text = JSON.stringify(toEnvelope(err).body);
-  const length = Buffer.byteLength(text);
-  const headers: Record<string, string | number> = { ...err.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': length, 'x-request-id': extra['x-request-id'] as string };
   // A refused request whose body was not read (413, or refused before forwarding) would leave
   // the client writing into a socket nobody reads: answer, then close the connection.
-  if (!req.complete || extra.connection) headers.connection = 'close';
-  res.writeHead(err.status, headers).end(text);
-  return length;
+  const headers = !req.complete && !extra.connection ? { ...answer.headers, connection: 'close' } : answer.headers;
+  res.writeHead(answer.status, headers).end(answer.text);
+  return Number(answer.headers['content-length']);
 }

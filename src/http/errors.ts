@@ -1,16 +1,15 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SoakpError, isSoakpError, rawErrorAnswer, toEnvelope } from '../shared/index.js';
+import { SoakpError, errorAnswer, isSoakpError, rawErrorAnswer } from '../shared/index.js';
 
 /**
- * The one place errors become answers, in OpenAI's envelope. Our own errors carry their
+ * The control plane's errors as answers, written by errorAnswer like the data plane's. Our own errors carry their
  * status; Fastify's (bad JSON, body too large, schema) keep theirs with a safe message;
  * anything else is a 500 whose details go only to the log.
  */
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const err = asSoakpError(error);
-  if (err.status >= 500) request.log.error({ err: error }, 'request failed');
-  const { status, body } = toEnvelope(err);
+  const answer = errorAnswer(asSoakpError(error));
+  if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
   if (reply.raw.headersSent) {
     reply.raw.destroy(); // mid-stream: the only honest signal left is to cut the connection
     return reply;
@@ -18,12 +17,12 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   // A refused request whose body was not read (413, or refused before forwarding) would
   // leave the client writing into a socket nobody reads: answer, then close the connection.
   if (!request.raw.complete) reply.header('connection', 'close');
-  return reply.code(status).headers(err.headers).header('content-type', 'application/json').send(body);
+  return reply.code(answer.status).headers(answer.headers).send(answer.text);
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { status, body } = toEnvelope(new SoakpError('not_found', `Unknown route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`));
-  return reply.code(status).send(body);
+  const answer = errorAnswer(new SoakpError('not_found', `Unknown route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`));
+  return reply.code(answer.status).headers(answer.headers).send(answer.text);
 }
 
 function asSoakpError(error: FastifyError | Error): SoakpError {

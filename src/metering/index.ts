@@ -7,6 +7,6 @@ export * from './ledger-order.js';
 export * from './ledger.js';
 export * from './meter.js';
 export * from './ports.js';
-export * from './tap.js';
+export * from './meter-for.js';
 export * from './tokenizer-thread.js';
 export * from './tokenizer.js';

@@ -1,4 +1,4 @@
-import type { TapOptions, UsageObservation } from './ports.js';
+import type { MeterOptions, UsageObservation } from './ports.js';
 import { BoundedBytes } from './bounded.js';
 import { modelOf, usageOf } from './count.js';
 
@@ -39,7 +39,7 @@ export class OpaqueMeter implements Meter {
 export class JsonMeter extends OpaqueMeter {
   readonly #body = new BoundedBytes();
 
-  constructor(private readonly options: TapOptions) {
+  constructor(private readonly options: MeterOptions) {
     super();
   }
 

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { EndpointFamily, UsageRecord, UsageSource } from '../domain/index.js';
 
 /** What a response said (or what was counted) about its tokens. */
@@ -11,7 +10,7 @@ export interface UsageObservation {
   readonly model?: string;
 }
 
-export interface TapOptions {
+export interface MeterOptions {
   readonly endpoint: EndpointFamily;
   readonly contentType: string;
   /**
@@ -21,18 +20,10 @@ export interface TapOptions {
   readonly promptEstimate?: number;
   /**
    * Completion tokens this request may use (its budget reservation). When a stream delivers
-   * more, it is ended for the client with a final SSE error event (`insufficient_quota`)
-   * and `onCutoff` is called (which cancels the upstream call).
+   * more, it is ended for the client with a final SSE error event (`insufficient_quota`), and
+   * the meter's write says so (the relay then cancels the upstream call).
    */
   readonly completionCeiling?: number;
-  readonly onCutoff?: () => void;
-}
-
-export interface Tapped {
-  /** The body to send on: the same bytes, unbuffered (except the final cut-off event). */
-  readonly body: Readable;
-  /** Settles when the body ends, fails or is abandoned — with what was delivered by then. */
-  readonly usage: Promise<UsageObservation>;
 }
 
 /** The usage ledger's writer: batched, bounded, off the request path. */

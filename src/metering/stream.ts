@@ -1,4 +1,4 @@
-import type { TapOptions, UsageObservation } from './ports.js';
+import type { MeterOptions, UsageObservation } from './ports.js';
 import type { Meter } from './meter.js';
 import { loadTokenizer, tokenizerSettled } from './tokenizer.js';
 import { COLLECT_LIMIT } from './bounded.js';
@@ -31,7 +31,7 @@ export class SseMeter implements Meter {
   /** The current event grew past the collect limit and is passed on as it comes, unchecked. */
   #streaming = false;
 
-  constructor(private readonly options: TapOptions) {}
+  constructor(private readonly options: MeterOptions) {}
 
   write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
     if (this.options.completionCeiling === undefined) {

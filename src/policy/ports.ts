@@ -35,5 +35,5 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-export type { Ledger, TapOptions, Tapped, UsageObservation } from '../metering/index.js';
+export type { Ledger, UsageObservation } from '../metering/index.js';
 export type { AuditInputLite, Auditor, SecurityEvent } from '../audit/index.js';

@@ -24,6 +24,8 @@ export interface Incoming {
   /** The headers as received, where there are some: a repeated credential header shows only here. */
   rawHeaders?: readonly string[];
   body: Readable | Buffer | null;
+  /** Fields known without a body (a realtime session names its model in the query). */
+  fields?: RequestFields;
   /** Where the request came from, for the audit log (an address, or 'library'). */
   source: string | null;
 }
@@ -110,7 +112,7 @@ function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: 
     const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), path, source: req.source };
     deps.policies.checkRoute(ctx);
     const { body } = req;
-    if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: {}, body, complete: true }, done);
+    if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: req.fields ?? {}, body, complete: true }, done);
     // The library's JSON is whole already; a request body is read (JSON up to the limit).
     if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: jsonFields(body), body, complete: true, whole: body }, done);
     readBody(body, String(req.headers['content-type'] ?? ''), Number(req.headers['content-length'] ?? 0), deps.inspection, (err, inspected) => {

@@ -40,3 +40,9 @@ class ByteLimit extends Transform {
 function tooLarge(max: number): SoakpError {
   return new SoakpError('payload_too_large', `The request body is larger than the limit of ${max} bytes.`);
 }
+
+/** The request body's declared size (a chunked body declares none: 0). */
+export function bodyBytes(req: IncomingMessage): number {
+  const length = Number(req.headers['content-length'] ?? 0);
+  return Number.isSafeInteger(length) && length > 0 ? length : 0;
+}

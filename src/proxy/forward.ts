@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool as PoolType } from 'undici';
-import { Pool, errors, request } from './undici-core.js';
+import { Pool, errors } from './undici-core.js';
 import type { Upstream } from '../config/index.js';
 import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Secret } from '../shared/index.js';
@@ -15,13 +15,6 @@ export interface ForwardRequest {
   pathAndQuery: string;
   headers: IncomingHttpHeaders;
   body: Readable | Buffer | string | null;
-  signal: AbortSignal;
-}
-
-export interface ForwardResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
 }
 
 /** Milliseconds; the `timeouts` settings. */
@@ -39,7 +32,7 @@ export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
 };
 
 /**
- * Sends one request to an upstream and hands back its answer as a stream. An undici Pool per
+ * Sends requests to the upstreams, each answer to its relay as it arrives. An undici Pool per
  * upstream origin keeps its keep-alive connections. Redirects are never followed: the key
  * must reach only the host the operator configured (undici follows none unless told to).
  */
@@ -56,23 +49,13 @@ export class Forwarder {
     this.#options = options;
   }
 
-  async forward(req: ForwardRequest): Promise<ForwardResponse> {
-    try {
-      const { pool, options } = this.#prepare(req);
-      const res = await request(pool, { ...options, signal: req.signal });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
-    } catch (err) {
-      throw upstreamError(err, req.upstream.name);
-    }
-  }
-
-  /** The HTTP route's way: the answer goes to `handler` as it arrives, with no stream between. */
-  dispatch(req: Omit<ForwardRequest, 'signal'>, handler: Dispatcher.DispatchHandler): void {
+  /** The answer goes to `handler` (the relay) as it arrives, with no stream between. */
+  dispatch(req: ForwardRequest, handler: Dispatcher.DispatchHandler): void {
     const { pool, options } = this.#prepare(req);
     pool.dispatch(options, handler);
   }
 
-  #prepare(req: Omit<ForwardRequest, 'signal'>): { pool: PoolType; options: Dispatcher.DispatchOptions } {
+  #prepare(req: ForwardRequest): { pool: PoolType; options: Dispatcher.DispatchOptions } {
     let base = this.#bases.get(req.upstream);
     if (!base) {
       const url = new URL(req.upstream.baseUrl);

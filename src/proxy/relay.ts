@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errors } from './undici-core.js';
 import type { Meter } from '../metering/index.js';
@@ -8,8 +7,37 @@ import { upstreamError } from './forward.js';
 import { answerHead } from './headers.js';
 
 /**
- * The HTTP route's answer path: an undici dispatch handler that writes the upstream's answer
- * straight into the client's response — no Readable, no Transform, no pipe in between — and
+ * Where an answer goes: the HTTP response itself (a ServerResponse is one), or the library's
+ * collector. The relay writes the head once, then the body's chunks, then ends it.
+ */
+export interface AnswerSink {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  /** `headers`: names and values in turn, as undici hands them over. */
+  writeHead(status: number, headers: string[]): unknown;
+  /** False asks the relay to wait for 'drain'. */
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  /** Mid-answer failure: the only honest signal left is to cut the answer off. */
+  destroy(): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/** What the relay needs of the request it answers (the pipeline's Call). */
+export interface RelayCall {
+  /** Headers soakp adds to the answer (request id when the upstream sends none, timing). */
+  readonly extra: Record<string, string>;
+  /** Whether shutdown has begun: asked when the answer starts, which may be long after the request came. */
+  closing(): boolean;
+  /** Answers with an error envelope (nothing was sent yet). */
+  fail(err: unknown): void;
+  /** Reads and drops what is left of the request body, once the upstream no longer reads it. */
+  drain?(): void;
+}
+
+/**
+ * The pipeline's answer path: an undici dispatch handler that writes the upstream's answer
+ * straight into the sink (the client's response) — no Readable, no Transform, no pipe in between — and
  * meters it on the way. It takes undici's own (raw) callbacks: the newer handler API is a
  * wrapper around them that parses every header into an object first. Backpressure is
  * returning false and calling `resume`; a client that leaves aborts the upstream call at once
@@ -32,18 +60,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (!this.res.write(bytes)) this.#pause();
   };
   readonly #drained = (): void => this.#unpause();
-
   constructor(
     private readonly a: Admitted,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    /** Headers soakp adds to the answer (request id when the upstream sends none, timing). */
-    private readonly extra: Record<string, string>,
-    /** Whether shutdown has begun: asked when the answer starts, which may be long after the request came. */
-    private readonly closing: () => boolean,
+    private readonly res: AnswerSink,
+    private readonly call: RelayCall,
     private readonly measure: () => Omit<EndFacts, 'status'>,
-    /** Answers with an error envelope (nothing was sent yet). */
-    private readonly fail: (err: unknown) => void,
   ) {}
 
   /** The client's connection closed (its caller listens for 'close' once, for everything). */
@@ -65,11 +86,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#status = status;
     const { ticket } = this.a;
     // The meter may end a metered stream early with its own last event: a length would then lie.
-    const head = answerHead(raw, ticket.headers, this.extra, ticket.completionCeiling !== undefined);
+    const head = answerHead(raw, ticket.headers, this.call.extra, ticket.completionCeiling !== undefined);
     this.upstreamRequestId = head.requestId;
     this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType: head.contentType, completionCeiling: ticket.completionCeiling });
     // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
-    if (this.closing()) head.list.push('connection', 'close');
+    if (this.call.closing()) head.list.push('connection', 'close');
     this.res.writeHead(status, head.list);
     // Node corks a response's writes until the end of the tick, so the events of a burst the
     // upstream sent at once (one socket read) go out together, in one write, once all are
@@ -95,9 +116,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     const error = upstreamError(err, this.a.ctx.upstream);
     this.#status ||= error.status;
     this.#settle();
-    if (!this.res.headersSent) this.fail(error);
+    if (!this.res.headersSent) this.call.fail(error);
     else this.res.destroy(); // mid-answer: the only honest signal left is to cut the connection
-    if (!this.req.complete) this.req.resume(); // drain what the upstream no longer reads
+    this.call.drain?.();
   }
 
   #pause(): void {

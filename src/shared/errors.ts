@@ -104,15 +104,33 @@ export function toEnvelope(err: unknown): { status: number; body: OpenAIErrorEnv
   };
 }
 
+/** An error as an answer, ready to write: every entry writes its error answers from this. */
+export interface ErrorAnswer {
+  /** The error itself (anything unknown became `internal_error`). */
+  readonly error: SoakpError;
+  readonly status: number;
+  /** The error's own headers (Allow, Retry-After, …), the content type and length. */
+  readonly headers: Record<string, string>;
+  /** The envelope, as JSON. */
+  readonly text: string;
+}
+
+/** The one writer of the error envelope: what the data plane, the control plane and raw sockets send. */
+export function errorAnswer(err: unknown, extra?: Record<string, string>): ErrorAnswer {
+  const error = isSoakpError(err) ? err : new SoakpError('internal_error', 'The proxy failed to handle the request.', { cause: err });
+  const text = JSON.stringify(toEnvelope(error).body);
+  const headers = { ...error.headers, ...extra, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) };
+  return { error, status: error.status, headers, text };
+}
+
 /**
  * An error as a whole HTTP/1.1 answer for a raw socket — a refused WebSocket upgrade, a
  * request Node's parser refused — in the same envelope and with the error's own headers; the
  * connection is closed after it.
  */
-export function rawErrorAnswer(err: unknown): string {
-  const e = isSoakpError(err) ? err : new SoakpError('internal_error', 'The proxy failed to handle the request.');
-  const text = JSON.stringify(toEnvelope(e).body);
-  let head = `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
-  for (const [name, value] of Object.entries(e.headers)) head += `${name}: ${value}\r\n`;
-  return `${head}connection: close\r\n\r\n${text}`;
+export function rawErrorAnswer(err: unknown, extra?: Record<string, string>): string {
+  const a = errorAnswer(err, extra);
+  let head = `HTTP/1.1 ${a.status} ${STATUS_CODES[a.status]}\r\n`;
+  for (const [name, value] of Object.entries(a.headers)) head += `${name}: ${value}\r\n`;
+  return `${head}connection: close\r\n\r\n${a.text}`;
 }
