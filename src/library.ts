@@ -1,9 +1,8 @@
-import { Accounts, saveKey as saveKeyFlow } from './admin/index.js';
+import { saveKey as saveKeyFlow } from './admin/index.js';
 import type { Overrides } from './config/index.js';
 import { type RunningServer, startServer } from './http/index.js';
-import { type Runtime, openRuntime, servicesOf } from './main.js';
-import { type Policies, createPolicies } from './policy/index.js';
-import { Authenticator, collect, Forwarder, type Inspection, inspectionOf, type PipelineDeps, upstreamPathOf } from './proxy/index.js';
+import { type ServingServices, openRuntime, servingServices } from './main.js';
+import { collect, upstreamPathOf } from './proxy/index.js';
 import { createLogger } from './shared/index.js';
 
 export interface SoakpOptions extends Omit<Overrides, 'upstream'> {
@@ -15,31 +14,29 @@ export interface SoakpOptions extends Omit<Overrides, 'upstream'> {
 
 /** An open soakp: the vault, the store and the forwarding code, for use inside a program. */
 export class Soakp {
-  readonly #rt: Runtime;
-  readonly #accounts: Accounts;
-  readonly #auth: Authenticator;
-  readonly #forwarder: Forwarder;
-  #policies: Policies | undefined;
-  #inspection: Inspection | undefined;
+  readonly #services: ServingServices;
+  #closing: Promise<void> | undefined;
 
-  private constructor(rt: Runtime) {
-    this.#rt = rt;
-    const deps = servicesOf(rt);
-    this.#accounts = new Accounts(deps);
-    this.#auth = new Authenticator(deps);
-    this.#forwarder = new Forwarder(rt.config.timeouts);
+  private constructor(services: ServingServices) {
+    this.#services = services;
   }
 
   static async open(options: SoakpOptions = {}): Promise<Soakp> {
     const { env, upstreamUrl, ...rest } = options;
     const flags: Overrides = { ...rest, upstream: upstreamUrl };
     const logger = createLogger(flags.logLevel ?? env?.SOAKP_LOG_LEVEL ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2 });
-    return new Soakp(await openRuntime({ flags, env, logger }));
+    const rt = await openRuntime({ flags, env, logger });
+    try {
+      return new Soakp(await servingServices(rt));
+    } catch (err) {
+      await rt.close();
+      throw err;
+    }
   }
 
   /** Stores an upstream key; returns a personal token for it (the only time it is shown). */
   async saveKey(key: string, options: { email?: string; upstream?: string } = {}): Promise<string> {
-    const { issued } = await saveKeyFlow(this.#audited(), { key, ...options });
+    const { issued } = await saveKeyFlow(this.#services.accounts('library', 'library'), { key, ...options });
     return issued.token.reveal();
   }
 
@@ -53,7 +50,7 @@ export class Soakp {
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token}` };
     if (payload !== null) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
     // The same pipeline as an HTTP request: scopes, limits, budgets and the usage ledger apply.
-    const res = await collect(this.#pipelineDeps(), {
+    const res = await collect(this.#services.pipeline, {
       method: options.method?.toUpperCase() ?? (payload === null ? 'GET' : 'POST'),
       pathAndQuery: upstreamPathOf(`/v1/${endpoint.replace(/^\/+/, '').replace(/^v1\//, '')}`),
       headers,
@@ -66,34 +63,16 @@ export class Soakp {
     return parsed;
   }
 
-  /** Starts the HTTP proxy over this instance's store; `close()` stops it (not the store). */
+  /** Starts the HTTP proxy over this instance's services; `close()` stops it (not the services). */
   async listen(options: { host?: string; port?: number } = {}): Promise<RunningServer> {
-    const rt = this.#rt;
-    return startServer(servicesOf(rt), {
-      host: options.host ?? rt.config.host,
-      port: options.port ?? rt.config.port,
-    });
+    const { config } = this.#services;
+    return startServer(this.#services, { host: options.host ?? config.host, port: options.port ?? config.port });
   }
 
-  #policiesNow(): Policies {
-    this.#policies ??= createPolicies(this.#rt.store, this.#rt.config, this.#rt.logger, this.#rt.vault.nextAuditHeadMac);
-    return this.#policies;
-  }
-
-  /** Accounts whose changes are audited as made by this program (actor `library`). */
-  #audited(): Accounts {
-    return new Accounts({ ...this.#accounts.deps, auditor: this.#policiesNow().auditor, actor: 'library', source: 'library' });
-  }
-
-  #pipelineDeps(): PipelineDeps {
-    return { auth: this.#auth, forwarder: this.#forwarder, policies: this.#policiesNow().engine, inspection: (this.#inspection ??= inspectionOf(this.#rt.config)), connectTimeout: this.#rt.config.timeouts.connect };
-  }
-
-  async close(): Promise<void> {
-    await this.#policies?.close(); // flushes the usage ledger and the audit log
-    this.#auth.close();
-    await this.#forwarder.close();
-    await this.#rt.close();
+  /** Flushes the usage ledger and the audit log, then closes the store. Stop servers from `listen` first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#services.close().then(() => this.#services.rt.close());
+    return this.#closing;
   }
 }
 

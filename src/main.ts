@@ -1,13 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { loadConfig, type Overrides, resolveUpstreams, type Upstream } from './config/index.js';
 import type { Config } from './config/index.js';
-import { adoptAuditHead } from './audit/index.js';
+import { Accounts } from './admin/index.js';
+import { AuditLog, adoptAuditHead } from './audit/index.js';
+import type { Policies } from './policy/index.js';
+import type { Authenticator, Forwarder, Inspection, PipelineDeps } from './proxy/index.js';
 import { type Logger, createLogger } from './shared/index.js';
 import { AUDIT_HEAD_MAC_MIGRATION, openStore, sqliteFileOf } from './store/index.js';
 import type { Store } from './store/index.js';
 import { loadFileKey, type MasterKeySource, masterKeySource, Vault } from './vault/index.js';
 
-/** Everything a command or a server needs, wired once. The composition root of soakp. */
+/** What every command and server opens first: settings, the store and the vault. */
 export interface Runtime {
   readonly config: Config;
   readonly upstreams: ReadonlyMap<string, Upstream>;
@@ -74,5 +77,65 @@ export function servicesOf(rt: Runtime) {
     store, vault, upstreams, logger, defaultUpstream: config.defaultUpstream, limits: config.limits, timeouts: config.timeouts,
     rateLimits: config.rateLimits, budgets: config.budgets, prices: config.prices, trustProxy: config.trustProxy,
     openwebui: config.openwebui,
+  };
+}
+
+/**
+ * soakp's composition root: every service, built once, from one runtime. The server, the
+ * library and the CLI all take their services from here, and nothing else constructs them;
+ * each Services is its own world (two in one process share no state but immutable tables).
+ * A command that never serves (the CLI) asks for the control plane only: then no upstream
+ * pool, limiter or Redis connection is built, and the data plane's modules are not loaded.
+ */
+export interface Services {
+  readonly rt: Runtime;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  /** The audit log's writer. */
+  readonly auditor: AuditLog;
+  /** Users, keys and tokens, audited as `actor` from `source`. */
+  accounts(actor: string, source: string | null): Accounts;
+  /** Closes what was built, in order: the ledger and the audit log flush first. Not the runtime. */
+  close(): Promise<void>;
+}
+
+/** The data plane's services too: what a server or the library's `request` needs. */
+export interface ServingServices extends Services {
+  readonly auth: Authenticator;
+  readonly forwarder: Forwarder;
+  readonly policies: Policies;
+  readonly inspection: Inspection;
+  /** What the one request pipeline takes. */
+  readonly pipeline: PipelineDeps;
+}
+
+export function controlServices(rt: Runtime): Services {
+  const auditor = new AuditLog(rt.store.audit, rt.vault.nextAuditHeadMac, rt.logger);
+  return {
+    rt, config: rt.config, logger: rt.logger, store: rt.store, auditor,
+    accounts: (actor, source) => new Accounts({ ...servicesOf(rt), auditor, actor, source }),
+    close: () => auditor.close(),
+  };
+}
+
+export async function servingServices(rt: Runtime): Promise<ServingServices> {
+  // Loaded here: the CLI's commands need neither undici nor the limiter.
+  const [{ Authenticator, Forwarder, inspectionOf }, { createPolicies }] = await Promise.all([import('./proxy/index.js'), import('./policy/index.js')]);
+  const control = controlServices(rt);
+  const { config } = rt;
+  const auth = new Authenticator(servicesOf(rt));
+  const forwarder = new Forwarder(config.timeouts);
+  const policies = createPolicies(rt.store, config, rt.logger, control.auditor);
+  const inspection = inspectionOf(config);
+  return {
+    ...control, auth, forwarder, policies, inspection,
+    pipeline: { auth, forwarder, policies: policies.engine, inspection, connectTimeout: config.timeouts.connect },
+    close: async () => {
+      await policies.close(); // after the last request: the ledger is flushed, nothing is lost
+      await control.close();
+      auth.close();
+      await forwarder.close();
+    },
   };
 }

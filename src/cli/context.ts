@@ -1,9 +1,8 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { Accounts } from '../admin/index.js';
+import type { Accounts } from '../admin/index.js';
 import type { Overrides } from '../config/index.js';
-import { openRuntime, type Runtime, servicesOf } from '../main.js';
-import { AuditLog } from '../audit/index.js';
+import { controlServices, openRuntime, type Runtime } from '../main.js';
 import { createLogger } from '../shared/index.js';
 
 export interface GlobalOptions extends Overrides {
@@ -31,13 +30,12 @@ export async function withRuntime<T>(cmd: Command, fn: (rt: Runtime, accounts: A
   // Commands log warnings only, synchronously to stderr, so nothing is lost when they exit.
   const logger = createLogger(g.logLevel ?? process.env.SOAKP_LOG_LEVEL ?? 'warn', { fd: 2, sync: true });
   const rt = await openRuntime({ flags: overridesOf(g), logger });
-  const auditor = new AuditLog(rt.store.audit, rt.vault.nextAuditHeadMac, logger);
+  const services = controlServices(rt);
   try {
-    const accounts = new Accounts({ ...servicesOf(rt), auditor, actor: `cli:${osUser()}`, source: 'cli' });
-    return await fn(rt, accounts, g);
+    return await fn(rt, services.accounts(`cli:${osUser()}`, 'cli'), g);
   } finally {
     try {
-      await auditor.close();
+      await services.close();
     } finally {
       await rt.close();
     }

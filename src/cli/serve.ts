@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Overrides } from '../config/index.js';
-import { openRuntime, servicesOf } from '../main.js';
+import { openRuntime, servingServices } from '../main.js';
 import { globalsOf, overridesOf } from './context.js';
 
 export function registerServe(program: Command): void {
@@ -16,7 +16,12 @@ export function registerServe(program: Command): void {
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.
       const { startServer } = await import('../http/index.js');
       const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel } });
-      const server = await startServer(servicesOf(rt), rt.config).catch(async (err: unknown) => {
+      const services = await servingServices(rt).catch(async (err: unknown) => {
+        await rt.close();
+        throw err;
+      });
+      const server = await startServer(services, rt.config).catch(async (err: unknown) => {
+        await services.close();
         await rt.close();
         throw err;
       });
@@ -24,8 +29,8 @@ export function registerServe(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           rt.logger.info({ signal }, 'shutting down: finishing in-flight requests');
-          // In-flight requests finish, then the database closes cleanly (WAL checkpointed).
-          void server.close().then(() => rt.close()).finally(resolve);
+          // In-flight requests finish, the ledger and audit log flush, then the database closes cleanly (WAL checkpointed).
+          void server.close().then(() => services.close()).then(() => rt.close()).finally(resolve);
         };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);

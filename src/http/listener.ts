@@ -1,5 +1,4 @@
 import { type RequestListener, type Server, createServer } from 'node:http';
-import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Logger, TrustedProxies } from '../shared/index.js';
 import { capConnections } from './connections.js';
@@ -72,16 +71,4 @@ export function whenIdle(server: Server): Promise<void> {
   const state = inFlight.get(server);
   if (!state || state.count === 0) return Promise.resolve();
   return new Promise((resolve) => state.idle.push(resolve));
-}
-
-export function bytesOf(request: FastifyRequest): { read: number; written: number } {
-  const socket = request.raw.socket;
-  return { read: socket.bytesRead, written: socket.bytesWritten };
-}
-
-/** Bytes in and out for one request, headers included: HTTP/1.1 answers a socket's requests in order. */
-export function bytesSince(request: FastifyRequest): { bytesIn: number; bytesOut: number } | undefined {
-  if (!request.bytesAtStart) return undefined;
-  const now = bytesOf(request);
-  return { bytesIn: now.read - request.bytesAtStart.read, bytesOut: now.written - request.bytesAtStart.written };
 }

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { UsageRecord } from '../domain/index.js';
 import type { Logger } from '../shared/index.js';
-import type { NextHeadMac, Store } from '../store/index.js';
-import { AuditLog } from '../audit/index.js';
+import type { Store } from '../store/index.js';
+import type { Auditor } from '../audit/index.js';
 import { Budgets } from './budget.js';
 import { PolicyEngine } from './engine.js';
 import { priceTable } from './prices.js';
@@ -13,18 +13,17 @@ import { UsageLedger } from '../metering/index.js';
 
 export interface Policies {
   readonly engine: PolicyEngine;
-  readonly auditor: AuditLog;
   /** The dependencies that refuse requests while down and are down now: `redis` when fail-closed limits use it. */
   unavailable(): Promise<string[]>;
-  /** Flushes the ledger and the audit log, then lets go of Redis: call after the last request. */
+  /** Flushes the ledger, then lets go of Redis: call after the last request (then close the auditor). */
   close(): Promise<void>;
 }
 
 /** How long readiness waits for Redis (connecting, or answering PING) before calling it down. */
 const READY_WAIT_MS = 2_000;
 
-/** Builds the policy services for a server: the one place that chooses memory or Redis. */
-export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger, auditHeadMac: NextHeadMac): Policies {
+/** Builds the policy services for a server (called by the composition root): the one place that chooses memory or Redis. */
+export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' | 'budgets' | 'prices'>, logger: Logger, auditor: Auditor): Policies {
   const redis = config.rateLimits.redisUrl
     ? new (redisClass())(config.rateLimits.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
@@ -33,20 +32,17 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   const limiter = createRateLimiter({ redis, failOpen: config.rateLimits.failOpen, logger });
   // Last-used times ride on the ledger's batches: one write per token per second, not per request.
   const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
-  const auditor = new AuditLog(store.audit, auditHeadMac, logger);
   const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage, unknownEndpoints: config.budgets.unknownEndpoints });
   // With failOpen, requests pass while Redis is down: it is then no reason to stop routing here.
   const gate = config.rateLimits.failOpen ? undefined : redis;
   return {
     engine,
-    auditor,
     unavailable: gate ? oneProbe(gate) : async () => [],
     close: async () => {
       await engine.settled(); // requests whose usage was still being counted queue their rows first
       await budgets.close();
       await ledger.close();
-      await auditor.close();
       await limiter.close();
       redis?.disconnect();
     },

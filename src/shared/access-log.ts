@@ -30,10 +30,6 @@ export interface AccessLog {
   close(): void;
 }
 
-/** Batches not yet written, for the one exit handler: written (synchronously) as the process exits. */
-const open = new Set<() => void>();
-let exitHooked = false;
-
 /**
  * The data plane's access log: the line pino would write for `logger.info(fields, 'request')`,
  * built as one string, and handed to the logger's own destination in batches. Both matter on a
@@ -62,13 +58,8 @@ export function accessLog(logger: Logger): AccessLog {
     flush();
     stream.flushSync?.();
   };
-  open.add(atExit);
-  if (!exitHooked) {
-    exitHooked = true;
-    process.once('exit', () => {
-      for (const f of open) f();
-    });
-  }
+  // Each log its own exit hook (removed on close): two servers in one process share nothing.
+  process.on('exit', atExit);
   return {
     write(f) {
       if (!logger.isLevelEnabled('info')) return;
@@ -83,7 +74,7 @@ export function accessLog(logger: Logger): AccessLog {
     close() {
       closed = true;
       flush();
-      open.delete(atExit);
+      process.off('exit', atExit);
     },
   };
 }

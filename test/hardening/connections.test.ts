@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/schema.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
-import { type Runtime, openRuntime, servicesOf } from '../../src/main.js';
+import { type Runtime, openRuntime, servingServices } from '../../src/main.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { type RawConnection, openConnection } from '../helpers/sockets.js';
 import { randomMasterKey, tempDir } from '../helpers/temp.js';
@@ -22,8 +22,9 @@ describe('connections that send nothing are closed, and connections are capped',
   async function serve(limits: Partial<Config['limits']>, env: NodeJS.ProcessEnv = {}): Promise<string> {
     const rt = await openRuntime({ flags: { dataDir: temp.dir }, env: { SOAKP_MASTER_KEY: masterKey, ...env }, logger });
     runtimes.push(rt);
-    const server = await startServer({ ...servicesOf(rt), limits: { ...rt.config.limits, ...limits } }, { host: '127.0.0.1', port: 0 });
-    servers.push(server);
+    const services = await servingServices({ ...rt, config: { ...rt.config, limits: { ...rt.config.limits, ...limits } } });
+    const server = await startServer(services, { host: '127.0.0.1', port: 0 });
+    servers.push({ ...server, close: async () => { await server.close(); await services.close(); } });
     return server.url;
   }
   const open = (url: string, from?: string): RawConnection => {

@@ -67,7 +67,8 @@ describe('trustProxy: the client address comes from forwarding headers only when
     // From a peer that is not a trusted proxy the headers count for nothing.
     expect(await from('127.0.0.2').get('/v1/models', { ...WRONG, 'x-forwarded-for': '203.0.113.77', forwarded: 'for=203.0.113.78' })).toBe(401);
 
-    await server.close(); // flushes the security events to the audit log
+    await server.close();
+    await soakp.close(); // its owner's close flushes the security events to the audit log
     const rt = await openRuntime({ flags: { dataDir: temp.dir }, env, logger: createLogger('silent') });
     try {
       const events = (await rt.store.audit.list()).filter((e) => e.action === 'security.auth_failed');
