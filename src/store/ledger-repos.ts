@@ -39,25 +39,40 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
   };
 }
 
+type Amount = Parameters<BudgetRepo['reserve']>[2];
+type Limit = Parameters<BudgetRepo['reserve']>[3];
+
+/** Whether `amount` alone passes a limit (then no row can take it). */
+export function overLimit(amount: Amount, limit: Limit): boolean {
+  return (limit.tokens !== undefined && amount.tokens > limit.tokens) || (limit.micros !== undefined && amount.micros > limit.micros);
+}
+
+/**
+ * The reservation as one statement: insert the row with this reservation, or add it to the
+ * existing row only if spent + reserved + amount stays within each limit. Atomic in SQLite and
+ * PostgreSQL. Its parameters, in order: scope, period, the amount's tokens and micros, then
+ * each limit given (tokens, micros) — SQLite's prepared copy (sqlite/fast.ts) binds them so.
+ */
+export function reserveQuery(db: Kysely<Database>, scope: string, period: string, amount: Amount, limit: Limit) {
+  return db
+    .insertInto('budget_counters')
+    .values({ scope, period, reserved_tokens: amount.tokens, reserved_micros: amount.micros })
+    .onConflict((oc) => {
+      let update = oc.columns(['scope', 'period']).doUpdateSet({
+        reserved_tokens: sql<number>`budget_counters.reserved_tokens + excluded.reserved_tokens`,
+        reserved_micros: sql<number>`budget_counters.reserved_micros + excluded.reserved_micros`,
+      });
+      if (limit.tokens !== undefined) update = update.where(sql<number>`budget_counters.spent_tokens + budget_counters.reserved_tokens + excluded.reserved_tokens`, '<=', limit.tokens);
+      if (limit.micros !== undefined) update = update.where(sql<number>`budget_counters.spent_micros + budget_counters.reserved_micros + excluded.reserved_micros`, '<=', limit.micros);
+      return update;
+    });
+}
+
 export function budgetRepo(db: Kysely<Database>): BudgetRepo {
   return {
     async reserve(scope, period, amount, limit) {
-      if ((limit.tokens !== undefined && amount.tokens > limit.tokens) || (limit.micros !== undefined && amount.micros > limit.micros)) return false;
-      // One statement: insert the row with this reservation, or add it to the existing row only
-      // if spent + reserved + amount stays within each limit. Atomic in SQLite and PostgreSQL.
-      const r = await db
-        .insertInto('budget_counters')
-        .values({ scope, period, reserved_tokens: amount.tokens, reserved_micros: amount.micros })
-        .onConflict((oc) => {
-          let update = oc.columns(['scope', 'period']).doUpdateSet({
-            reserved_tokens: sql<number>`budget_counters.reserved_tokens + excluded.reserved_tokens`,
-            reserved_micros: sql<number>`budget_counters.reserved_micros + excluded.reserved_micros`,
-          });
-          if (limit.tokens !== undefined) update = update.where(sql<number>`budget_counters.spent_tokens + budget_counters.reserved_tokens + excluded.reserved_tokens`, '<=', limit.tokens);
-          if (limit.micros !== undefined) update = update.where(sql<number>`budget_counters.spent_micros + budget_counters.reserved_micros + excluded.reserved_micros`, '<=', limit.micros);
-          return update;
-        })
-        .executeTakeFirst();
+      if (overLimit(amount, limit)) return false;
+      const r = await reserveQuery(db, scope, period, amount, limit).executeTakeFirst();
       return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
     },
     async settle(scope, period, reserved, actual) {

@@ -24,6 +24,16 @@ export function ledgerContract(t: ContractContext): void {
       expect(await t.store.budgets.get('token:b', '2026-11')).toEqual({ spentTokens: 0, spentMicros: 0, reservedTokens: 0, reservedMicros: 0 });
     });
 
+    it('holds each limit given on its own: dollars only, tokens only, both', async () => {
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(500, 600), { micros: 1000 })).toBe(true);
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(500, 600), { micros: 1000 })).toBe(false); // 1200 > 1000; tokens unlimited
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(9000, 400), { micros: 1000 })).toBe(true);
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(1, 0), { tokens: 9501, micros: 1000 })).toBe(true);
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(0, 1), { tokens: 9501, micros: 1000 })).toBe(false); // micros: 1001
+      expect(await t.store.budgets.reserve('user:m', 'day', amount(1000, 0), { tokens: 9501, micros: 2000 })).toBe(false); // tokens: 10501
+      expect(await t.store.budgets.get('user:m', 'day')).toEqual({ spentTokens: 0, spentMicros: 0, reservedTokens: 9501, reservedMicros: 1000 });
+    });
+
     it('lets concurrent reservations pass a limit together exactly never (no lost updates)', async () => {
       const results = await Promise.all(Array.from({ length: 50 }, () => t.store.budgets.reserve('user:c', 'total', amount(10, 10), { tokens: 100, micros: 1000 })));
       expect(results.filter(Boolean)).toHaveLength(10);

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import type { UsageRecord } from '../../domain/index.js';
 import type { Kysely } from '../kysely.js';
-import { toUsageRow } from '../ledger-repos.js';
+import { overLimit, reserveQuery, toUsageRow } from '../ledger-repos.js';
 import type { BudgetRepo, UsageRepo } from '../ports.js';
 import type { Database } from '../schema.js';
 
@@ -15,24 +15,39 @@ const SAMPLE: UsageRecord = {
 // would join it, so then the portable path is taken, which waits its turn.
 
 /**
- * The budget reservation runs on every metered request: here it is one prepared statement on
- * the raw connection.
+ * The budget reservation runs on every metered request: here it is reserveQuery's SQL, compiled
+ * by Kysely once per shape of limit (tokens, micros, both, neither) and prepared on the raw
+ * connection. Kysely's parameter order is checked once per shape, loudly, against the order
+ * the statement is bound in.
  */
-export function fastReserve(raw: BetterSqlite3.Database, portable: BudgetRepo['reserve']): BudgetRepo['reserve'] {
-  const stmt = raw.prepare(
-    `insert into budget_counters (scope, period, reserved_tokens, reserved_micros) values (@scope, @period, @tokens, @micros)
-     on conflict (scope, period) do update set
-       reserved_tokens = budget_counters.reserved_tokens + excluded.reserved_tokens,
-       reserved_micros = budget_counters.reserved_micros + excluded.reserved_micros
-     where (@limitTokens is null or budget_counters.spent_tokens + budget_counters.reserved_tokens + excluded.reserved_tokens <= @limitTokens)
-       and (@limitMicros is null or budget_counters.spent_micros + budget_counters.reserved_micros + excluded.reserved_micros <= @limitMicros)`,
-  );
+export function fastReserve(db: Kysely<Database>, raw: BetterSqlite3.Database, portable: BudgetRepo['reserve']): BudgetRepo['reserve'] {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  const prepared = (limit: Parameters<BudgetRepo['reserve']>[3]): BetterSqlite3.Statement => {
+    const shape = `${limit.tokens !== undefined}:${limit.micros !== undefined}`;
+    let stmt = statements.get(shape);
+    if (!stmt) {
+      const probe = { tokens: limit.tokens === undefined ? undefined : -3, micros: limit.micros === undefined ? undefined : -4 };
+      const { sql, parameters } = reserveQuery(db, '\u0000scope', '\u0000period', { tokens: -1, micros: -2 }, probe).compile();
+      const expected = bound('\u0000scope', '\u0000period', { tokens: -1, micros: -2 }, probe);
+      if (JSON.stringify(parameters) !== JSON.stringify(expected)) throw new Error(`Kysely now orders the reservation's parameters as ${JSON.stringify(parameters)}: update bound() in sqlite/fast.ts.`);
+      stmt = raw.prepare(sql);
+      statements.set(shape, stmt);
+    }
+    return stmt;
+  };
   return async (scope, period, amount, limit) => {
     if (raw.inTransaction) return portable(scope, period, amount, limit);
-    if ((limit.tokens !== undefined && amount.tokens > limit.tokens) || (limit.micros !== undefined && amount.micros > limit.micros)) return false;
-    const result = stmt.run({ scope, period, tokens: amount.tokens, micros: amount.micros, limitTokens: limit.tokens ?? null, limitMicros: limit.micros ?? null });
-    return result.changes > 0;
+    if (overLimit(amount, limit)) return false;
+    return prepared(limit).run(...bound(scope, period, amount, limit)).changes > 0;
   };
+}
+
+/** reserveQuery's parameters, in its order. */
+function bound(scope: string, period: string, amount: Parameters<BudgetRepo['reserve']>[2], limit: Parameters<BudgetRepo['reserve']>[3]): Array<string | number> {
+  const args: Array<string | number> = [scope, period, amount.tokens, amount.micros];
+  if (limit.tokens !== undefined) args.push(limit.tokens);
+  if (limit.micros !== undefined) args.push(limit.micros);
+  return args;
 }
 
 /**

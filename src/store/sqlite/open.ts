@@ -114,7 +114,7 @@ class SqliteStore implements Store {
     this.secrets = repos.secrets;
     this.masterKeys = repos.masterKeys;
     this.usage = { ...repos.usage, insertMany: fastInsertUsage(db, raw, repos.usage.insertMany) };
-    this.budgets = { ...repos.budgets, reserve: fastReserve(raw, repos.budgets.reserve) };
+    this.budgets = { ...repos.budgets, reserve: fastReserve(db, raw, repos.budgets.reserve) };
     this.audit = repos.audit;
     this.#db = db;
     this.#raw = raw;
