@@ -8,14 +8,14 @@ import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Authenticator, Principal } from './authenticate.js';
 import type { Forwarder } from './forward.js';
 
-export interface ExchangeDeps {
+export interface AdmissionDeps {
   auth: Authenticator;
   forwarder: Forwarder;
   policies: PolicyEngine;
   inspection: Inspection;
 }
 
-/** One request on its way in, from the HTTP route or the library. */
+/** One request on its way in, from any entry (HTTP, the library, a realtime upgrade). */
 export interface Incoming {
   method: string;
   /** The part after /v1, with its query (already checked by upstreamPathOf). */
@@ -58,14 +58,14 @@ type Maybe<T> = T | Promise<T>;
 export type Admit = (err: unknown, admitted?: Admitted) => void;
 
 /**
- * The data plane's decisions, shared by the HTTP route and the library: authenticate →
+ * The pipeline's deciding steps, for every entry: authenticate →
  * scopes → (read the body only if a policy needs it) → rate limits and budget. Everything
  * refused is refused here, before a byte reaches the upstream. Each step answers at once
  * when it can (a known token, limits in memory, a budget pool to draw on): a request whose
  * body need not be read is then admitted, or refused, within this call; reading a body
  * costs its events, not a promise.
  */
-export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Principal) => void) | undefined, then: Admit): void {
+export function admit(deps: AdmissionDeps, req: Incoming, onPrincipal: ((p: Principal) => void) | undefined, then: Admit): void {
   // Exactly once, whatever a step does after it answered (a throw from `then` itself included).
   let answered = false;
   const done: Admit = (err, admitted) => {
@@ -94,19 +94,7 @@ export function admit(deps: ExchangeDeps, req: Incoming, onPrincipal: ((p: Princ
 const ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS';
 const FORWARDED_METHODS: ReadonlySet<string> = new Set(ALLOW.split(', '));
 
-/** `admit` for callers that await: the admitted request, or a promise of it when a step had to wait. */
-export function admitRequest(deps: ExchangeDeps, req: Incoming, onPrincipal?: (p: Principal) => void): Maybe<Admitted> {
-  let settled: { err: unknown; admitted?: Admitted } | undefined;
-  let later: Admit | undefined;
-  admit(deps, req, onPrincipal, (err, admitted) => (later ? later(err, admitted) : (settled = { err, admitted })));
-  if (settled) {
-    if (settled.err) throw settled.err;
-    return settled.admitted as Admitted;
-  }
-  return new Promise((resolve, reject) => (later = (err, admitted) => (err ? reject(err) : resolve(admitted as Admitted))));
-}
-
-function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: Principal, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
+function authorised(deps: AdmissionDeps, req: Incoming, path: string, principal: Principal, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
   try {
     onPrincipal?.(principal);
     const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), path, source: req.source };
@@ -132,7 +120,7 @@ function authorised(deps: ExchangeDeps, req: Incoming, path: string, principal: 
   }
 }
 
-function admitted(deps: ExchangeDeps, req: Incoming, principal: Principal, ctx: PolicyContext, inspected: Inspected | { fields: RequestFields; body: Readable | Buffer | null; complete: boolean; whole?: Buffer }, done: Admit): void {
+function admitted(deps: AdmissionDeps, req: Incoming, principal: Principal, ctx: PolicyContext, inspected: Inspected | { fields: RequestFields; body: Readable | Buffer | null; complete: boolean; whole?: Buffer }, done: Admit): void {
   let ticket: Maybe<Ticket>;
   let headers = req.headers;
   let { fields } = inspected;

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { type Admitted, type EndFacts, type ExchangeDeps, type Incoming, NO_USAGE, admit } from './admission.js';
+import { type Admitted, type EndFacts, type AdmissionDeps, type Incoming, NO_USAGE, admit } from './admission.js';
 import type { Principal } from './authenticate.js';
 import { type AnswerSink, Relay, type RelayCall } from './relay.js';
 import { type Upgrade, tunnel } from './tunnel.js';
 
-export interface PipelineDeps extends ExchangeDeps {
+export interface PipelineDeps extends AdmissionDeps {
   /** Milliseconds a realtime upgrade waits for the upstream to connect and answer. */
   connectTimeout: number;
 }
