@@ -3,7 +3,8 @@
 // change's effect when `npm run bench` cannot (its noise is several times larger than most
 // changes). It leaves out the kernel (system calls, wake-ups) and runs ~50× slower than native.
 // Needs valgrind (Debian: apt-get install -y valgrind).
-// Run: node bench/icount.mjs [--n 3000] [--warm 8000] [--c 8] [--body chat|stream]
+// Run: node bench/icount.mjs [--n 3000] [--warm 8000] [--c 8] [--body chat|stream|stream-sdk]
+//        [--policy typical|none (the token's; default: none for stream-sdk, else typical)]
 //        [--targets soakp,bare] [--root DIR (a soakp checkout with dist/ built; this one)]
 //        [--keep (leave the callgrind files for callgrind_annotate; prints where)]
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,9 +27,13 @@ const { values: opt } = parseArgs({
   options: {
     n: { type: 'string', default: '3000' }, warm: { type: 'string', default: '8000' }, c: { type: 'string', default: '8' },
     body: { type: 'string', default: 'chat' }, targets: { type: 'string', default: 'soakp,bare' }, root: { type: 'string', default: join(HERE, '..') },
-    keep: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false }, policy: { type: 'string' },
   },
 });
+
+// stream-sdk is soakp as most clients meet it: a token with no policy, a stream as the SDK sends it.
+const POLICY = opt.policy ?? (opt.body === 'stream-sdk' ? 'none' : 'typical');
+if (!BODIES[opt.body] || !['typical', 'none'].includes(POLICY)) throw new Error(`--body is one of ${Object.keys(BODIES).join(', ')}; --policy typical or none`);
 
 /** Sends `n` requests over `c` keep-alive connections; resolves with the number that did not answer 200. */
 async function load(port, token, n, c) {
@@ -90,7 +95,7 @@ async function measure(name, args, env, port, token, dir) {
     if (/^thread: 1$/m.test(text)) main += count;
   }
   const per = (x) => Math.round(x / Number(opt.n));
-  console.log(`${name}: ${per(total)} instructions per request, ${per(main)} on the main thread (${opt.body}, ${opt.n} requests at c=${c} after ${opt.warm}; non-200: ${bad} + ${warmBad} in warm-up)`);
+  console.log(`${name}: ${per(total)} instructions per request, ${per(main)} on the main thread (${opt.body}${name === 'soakp' ? `, ${POLICY === 'typical' ? 'typical policy' : 'no policy'}` : ''}, ${opt.n} requests at c=${c} after ${opt.warm}; non-200: ${bad} + ${warmBad} in warm-up)`);
 }
 
 async function main() {
@@ -107,7 +112,7 @@ async function main() {
     const bin = join(opt.root, 'bin', 'soakp.js');
     const cli = (args, input) => execFileSync(process.execPath, [bin, ...args, '--json'], { env, input: input ?? '' }).toString();
     cli(['user', 'add', 'bench@example.com', '--key-stdin', '--no-token'], UPSTREAM_KEY);
-    const { token } = JSON.parse(cli(['token', 'issue', 'bench@example.com', '--name', 'bench', ...POLICY_ARGS]));
+    const { token } = JSON.parse(cli(['token', 'issue', 'bench@example.com', '--name', 'bench', ...(POLICY === 'typical' ? POLICY_ARGS : [])]));
     const port = await freePort();
     await measure('soakp', [bin, 'serve', '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}/v1`], env, port, token, dir);
   }

@@ -16,6 +16,8 @@ export const HAS_WRK = process.env.BENCH_LOAD !== 'node' && hasProgram('wrk');
 export const BODIES = {
   chat: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }] }),
   stream: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], stream: true, stream_options: { include_usage: true } }),
+  // As the official SDKs send a stream by default: no stream_options, so the answer carries no usage.
+  'stream-sdk': JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], stream: true }),
   embeddings: JSON.stringify({ model: 'text-embedding-3-small', input: 'The quick brown fox jumps over the lazy dog.' }),
 };
 

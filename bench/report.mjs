@@ -30,8 +30,8 @@ export function summarise(results) {
   for (const [name, t] of Object.entries(s)) {
     if (name === 'direct') continue;
     t.overDirect = {};
-    for (const id of ['chat-c1', 'stream-c1']) t.overDirect[id] = { p50Ms: t.scenarios[id].p50Ms - d.scenarios[id].p50Ms, p99Ms: t.scenarios[id].p99Ms - d.scenarios[id].p99Ms };
-    t.overDirect.firstEvent = { p50Ms: t.firstEvent.p50Ms - d.firstEvent.p50Ms, p99Ms: t.firstEvent.p99Ms - d.firstEvent.p99Ms };
+    for (const id of ['chat-c1', 'stream-c1', 'stream-sdk-c1']) if (t.scenarios[id] && d.scenarios[id]) t.overDirect[id] = { p50Ms: t.scenarios[id].p50Ms - d.scenarios[id].p50Ms, p99Ms: t.scenarios[id].p99Ms - d.scenarios[id].p99Ms };
+    if (t.firstEvent.n > 0) t.overDirect.firstEvent = { p50Ms: t.firstEvent.p50Ms - d.firstEvent.p50Ms, p99Ms: t.firstEvent.p99Ms - d.firstEvent.p99Ms };
   }
   const ratios = {};
   for (const ref of ['bare', 'nginx']) {
@@ -41,24 +41,31 @@ export function summarise(results) {
     for (const id of Object.keys(s.soakp.scenarios)) r[`rps ${id}`] = s.soakp.scenarios[id].rps / s[ref].scenarios[id].rps;
     r['peak RSS'] = s.soakp.memory.peakRssMb / s[ref].memory.peakRssMb;
   }
-  return { targets: s, ratios, checks: checks(s, ratios) };
+  // soakp as most clients meet it (no policy, no stream_options) against the favourable stream.
+  const sdk = {};
+  const sc = s.soakp?.scenarios;
+  if (sc) for (const c of ['c1', 'c32']) if (sc[`stream-sdk-${c}`] && sc[`stream-${c}`]) sdk[c] = sc[`stream-sdk-${c}`].cpuUsPerReq / sc[`stream-${c}`].cpuUsPerReq;
+  return { targets: s, ratios, sdk, checks: checks(s, ratios, sdk) };
 }
 
-function checks(s, ratios) {
+function checks(s, ratios, sdk) {
   const out = [];
   const add = (what, value, limit, unit) => out.push({ what, value, limit, unit, met: value <= limit });
   const rb = ratios['soakp/bare'];
   const rn = ratios['soakp/nginx'];
   if (!s.soakp) return out;
-  for (const id of ['chat-c1', 'chat-c32']) if (rb) add(`CPU/request, non-streaming (${id}), soakp/bare`, rb[`cpu ${id}`], 1.3, '×');
-  for (const id of ['chat-c1', 'chat-c32']) {
+  const has = (id) => s.soakp.scenarios[id] !== undefined;
+  for (const id of ['chat-c1', 'chat-c32'].filter(has)) if (rb) add(`CPU/request, non-streaming (${id}), soakp/bare`, rb[`cpu ${id}`], 1.3, '×');
+  for (const id of ['chat-c1', 'chat-c32'].filter(has)) {
     if (rn) add(`CPU/request, non-streaming (${id}), soakp/nginx`, rn[`cpu ${id}`], 4, '×');
     else out.push({ what: `CPU/request, non-streaming (${id}), soakp/nginx`, value: null, limit: 4, unit: '×', met: null });
   }
-  for (const id of ['stream-c1', 'stream-c32']) if (rb) add(`CPU/request, streaming (${id}), soakp/bare`, rb[`cpu ${id}`], 1.3, '×');
-  add('added latency over direct, chat c=1, p50', s.soakp.overDirect['chat-c1'].p50Ms, 0.2, 'ms');
-  add('added latency over direct, chat c=1, p99', s.soakp.overDirect['chat-c1'].p99Ms, 1, 'ms');
-  add('time to first SSE event over direct, p50', s.soakp.overDirect.firstEvent.p50Ms, 0.5, 'ms');
+  for (const id of ['stream-c1', 'stream-c32', 'stream-sdk-c1', 'stream-sdk-c32'].filter(has)) if (rb) add(`CPU/request, streaming (${id}), soakp/bare`, rb[`cpu ${id}`], 1.3, '×');
+  for (const [c, v] of Object.entries(sdk)) add(`CPU/request, soakp's stream-sdk-${c} over its stream-${c}`, v, 1.2, '×');
+  const over = s.soakp.overDirect;
+  if (over['chat-c1']) add('added latency over direct, chat c=1, p50', over['chat-c1'].p50Ms, 0.2, 'ms');
+  if (over['chat-c1']) add('added latency over direct, chat c=1, p99', over['chat-c1'].p99Ms, 1, 'ms');
+  if (over.firstEvent) add('time to first SSE event over direct, p50', over.firstEvent.p50Ms, 0.5, 'ms');
   add('idle RSS (after start-up)', s.soakp.memory.idleRssMb, 80, 'MB');
   add('idle RSS (2 s after the load)', s.soakp.memory.rssAfterLoadMb, 80, 'MB');
   if (s.soakp.memory.rssSettledMb !== null) add(`idle RSS (${s.soakp.memory.settledAfterS} s after the load)`, s.soakp.memory.rssSettledMb, 80, 'MB');
@@ -78,7 +85,7 @@ export function toMarkdown({ date, machine: m, run, summary }) {
   for (const n of run.notes) L.push(`Note: ${n}`);
   L.push('', '| scenario | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | errors | noise (max) | load core busy |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const names = Object.keys(summary.targets);
-  for (const id of ['chat-c1', 'chat-c32', 'stream-c1', 'stream-c32']) {
+  for (const id of ['chat-c1', 'chat-c32', 'stream-c1', 'stream-c32', 'stream-sdk-c1', 'stream-sdk-c32']) {
     for (const n of names) {
       const c = summary.targets[n].scenarios[id];
       if (c) L.push(`| ${id} | ${n} | ${f(c.rps, 0)} | ${f(c.p50Ms, 3)} | ${f(c.p99Ms, 3)} | ${f(c.cpuUsPerReq, 1)} | ${c.errors} | ${f(c.noisePct, 1)}% | ${f(c.loadCoreBusyPct, 0)}% |`);
@@ -89,7 +96,8 @@ export function toMarkdown({ date, machine: m, run, summary }) {
     const t = summary.targets[n];
     const o = t.overDirect;
     const mem = t.memory;
-    L.push(`| ${n} | ${o ? `${f(o['chat-c1'].p50Ms, 3)} / ${f(o['chat-c1'].p99Ms, 3)}` : '–'} | ${o ? `${f(o['stream-c1'].p50Ms, 3)} / ${f(o['stream-c1'].p99Ms, 3)}` : '–'} | ${f(t.firstEvent.p50Ms, 3)} / ${f(t.firstEvent.p99Ms, 3)} | ${o ? `${f(o.firstEvent.p50Ms, 3)} / ${f(o.firstEvent.p99Ms, 3)}` : '–'} | ${mem ? f(mem.idleRssMb, 1) : '–'} | ${mem ? `${f(mem.rssAfterLoadMb, 1)}${mem.rssSettledMb !== null ? ` / ${f(mem.rssSettledMb, 1)}` : ''}` : '–'} | ${mem ? f(mem.peakRssMb, 1) : '–'} |`);
+    const pair = (x) => (x ? `${f(x.p50Ms, 3)} / ${f(x.p99Ms, 3)}` : '–');
+    L.push(`| ${n} | ${pair(o?.['chat-c1'])} | ${pair(o?.['stream-c1'])} | ${f(t.firstEvent.p50Ms, 3)} / ${f(t.firstEvent.p99Ms, 3)} | ${pair(o?.firstEvent)} | ${mem ? f(mem.idleRssMb, 1) : '–'} | ${mem ? `${f(mem.rssAfterLoadMb, 1)}${mem.rssSettledMb !== null ? ` / ${f(mem.rssSettledMb, 1)}` : ''}` : '–'} | ${mem ? f(mem.peakRssMb, 1) : '–'} |`);
   }
   const refs = Object.keys(summary.ratios);
   if (refs.length > 0) {

@@ -63,4 +63,19 @@ describe('summarise', () => {
     expect(c1.value).toBeCloseTo(5, 9);
     expect(c1.met).toBe(false);
   });
+
+  it('compares soakp\'s stream-sdk scenario with its stream one (within 1.2×), and reports a run of only some scenarios', () => {
+    const [direct, soakp, bare] = [target(null), target(100), target(100)];
+    for (const t of [direct, soakp, bare]) {
+      t.scenarios['stream-sdk-c1'] = [1, 2, 3].map(() => round(1000, t === direct ? null : 0.11));
+      t.scenarios['stream-sdk-c32'] = [1, 2, 3].map(() => round(1000, t === direct ? null : 0.13));
+    }
+    const s = summarise({ direct, soakp, bare });
+    expect(s.sdk.c1).toBeCloseTo(1.1, 9);
+    expect(s.checks.find((c) => c.what === "CPU/request, soakp's stream-sdk-c32 over its stream-c32")).toMatchObject({ limit: 1.2, met: false });
+    const only = (t) => ({ ...t, scenarios: { 'stream-sdk-c32': t.scenarios['stream-sdk-c32'] }, ttfb: [] });
+    const partial = summarise({ direct: only(direct), soakp: only(soakp), bare: only(bare) });
+    expect(partial.sdk).toEqual({});
+    expect(toMarkdown({ date: 'd', machine, run, summary: partial })).toContain('| stream-sdk-c32 | soakp |');
+  });
 });

@@ -4,6 +4,7 @@
 // Options: --rounds N (3) --seconds S (3) --ttfb N (300 per target) --warmup S (5, per target and body)
 //          --only a,b --wait-idle S (120) --soakp-node="FLAGS" (node options for soakp only)
 //          --settle-rss S (73: RSS read again this long after the 2 s reading; 0: not)
+//          --scenarios a,b (all; e.g. stream-c32 or stream-sdk-c32 alone, to read one scenario's peak RSS)
 //          --out DIR (bench/results)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { POLICY_ARGS, startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, 'soakp-node': { type: 'string', default: '' }, 'wait-idle': { type: 'string', default: '120' }, 'settle-rss': { type: 'string', default: '73' }, out: { type: 'string', default: join(HERE, 'results') } } });
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' }, ttfb: { type: 'string', default: '300' }, warmup: { type: 'string', default: '5' }, only: { type: 'string' }, scenarios: { type: 'string' }, 'soakp-node': { type: 'string', default: '' }, 'wait-idle': { type: 'string', default: '120' }, 'settle-rss': { type: 'string', default: '73' }, out: { type: 'string', default: join(HERE, 'results') } } });
 const ROUNDS = Math.min(20, Math.max(1, Number(opt.rounds)));
 const SECONDS = Math.min(60, Math.max(1, Number(opt.seconds)));
 const TTFB_N = Math.min(5000, Math.max(50, Number(opt.ttfb)));
@@ -33,7 +34,12 @@ const SCENARIOS = [
   { id: 'chat-c32', body: BODIES.chat, connections: 32 },
   { id: 'stream-c1', body: BODIES.stream, connections: 1 },
   { id: 'stream-c32', body: BODIES.stream, connections: 32 },
-];
+  // soakp as most clients meet it: a token with no policy, a stream as the official SDK sends it
+  // (no stream_options, so the upstream's answer carries no usage unless soakp asks for it).
+  { id: 'stream-sdk-c1', body: BODIES['stream-sdk'], connections: 1, plain: true },
+  { id: 'stream-sdk-c32', body: BODIES['stream-sdk'], connections: 32, plain: true },
+].filter((sc) => !opt.scenarios || opt.scenarios.split(',').includes(sc.id));
+if (SCENARIOS.length === 0) throw new Error('--scenarios names none of the scenarios');
 
 const TTFB_BLOCK = 50;
 const NOISE_LIMIT = 10; // % of one core used by the rest of the machine during a measurement
@@ -49,6 +55,8 @@ async function quiet(pid) {
   }
   return last;
 }
+/** The no-policy token for the scenarios that use one (soakp has one; the others ignore tokens). */
+const tokenOf = (t, sc) => (sc.plain ? t.plainToken ?? t.token : t.token);
 const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
 
 async function main() {
@@ -67,7 +75,7 @@ async function main() {
     const { port: upstreamPort, ...sizes } = await firstJsonLine(up);
     const targets = [{ name: 'direct', port: upstreamPort, token: UPSTREAM_KEY, pid: null }];
     const soakp = await startSoakp({ dir: join(tmp, 'soakp'), port: await freePort(), upstreamPort, upstreamKey: UPSTREAM_KEY, cpu: PROXY_CPU, nodeArgs: opt['soakp-node'].split(' ').filter(Boolean) });
-    targets.push({ name: 'soakp', port: soakp.port, token: soakp.token, pid: soakp.pid });
+    targets.push({ name: 'soakp', port: soakp.port, token: soakp.token, plainToken: soakp.plainToken, pid: soakp.pid });
     const bare = track(spawnPinned(PROXY_CPU, process.execPath, [join(HERE, 'bare.mjs'), `http://127.0.0.1:${upstreamPort}`, UPSTREAM_KEY], { stdio: ['ignore', 'pipe', 'inherit'] }));
     targets.push({ name: 'bare', port: (await firstJsonLine(bare)).port, token: soakp.token, pid: bare.pid });
     const ngx = await startNginx({ dir: join(tmp, 'nginx'), port: await freePort(), upstreamPort, key: UPSTREAM_KEY, cpu: PROXY_CPU });
@@ -81,7 +89,8 @@ async function main() {
     console.error(`warm-up (${active.map((t) => t.name).join(', ')}) …`);
     // Long enough for V8 to have compiled the hot path of the largest target (soakp) before the
     // first measurement: shorter, its first round still ran partly unoptimised code.
-    for (const t of active) for (const body of [BODIES.chat, BODIES.stream]) await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body, token: t.token, connections: 32, seconds: WARMUP, cpu: LOAD_CPU, tmpDir: tmp });
+    const warm = [...new Map(SCENARIOS.map((sc) => [sc.body, sc])).values()];
+    for (const t of active) for (const sc of warm) await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body: sc.body, token: tokenOf(t, sc), connections: 32, seconds: WARMUP, cpu: LOAD_CPU, tmpDir: tmp });
 
     // One cell: a load run against one target. A cell during which the rest of the machine used
     // more than NOISE_LIMIT of a core is measured again (at most twice), after waiting for quiet.
@@ -92,7 +101,7 @@ async function main() {
         attempts = attempt;
         const cpu0 = t.pid ? treeCpuSeconds(t.pid) : 0;
         const [foreign0, load0, wall0] = [foreignSeconds(), coreTimes()[LOAD_CPU].busy, performance.now()];
-        const r = await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body: sc.body, token: t.token, connections: sc.connections, seconds: SECONDS, cpu: LOAD_CPU, tmpDir: tmp });
+        const r = await runLoad({ url: `http://127.0.0.1:${t.port}/v1/chat/completions`, body: sc.body, token: tokenOf(t, sc), connections: sc.connections, seconds: SECONDS, cpu: LOAD_CPU, tmpDir: tmp });
         const wallS = (performance.now() - wall0) / 1000;
         r.noisePct = Math.max(0, (100 * (foreignSeconds() - foreign0)) / wallS);
         r.loadCoreBusyPct = (100 * (coreTimes()[LOAD_CPU].busy - load0)) / wallS; // near 100%: the load side limits req/s
@@ -148,7 +157,7 @@ async function main() {
 
     if (distHash() !== distBefore) notes.push('dist/ changed during the run (rebuilt by someone else): soakp ran the build that was there when it started.');
     const machine = { ...(await machineInfo()), dist: distBefore };
-    const run = { rounds: ROUNDS, seconds: SECONDS, ttfbRequests: TTFB_N, loadTool: HAS_WRK ? 'wrk' : 'nodeload', pinned, soakpPolicy: `token issue … ${POLICY_ARGS.join(' ')}`, upstream: sizes, notes };
+    const run = { rounds: ROUNDS, seconds: SECONDS, ttfbRequests: TTFB_N, loadTool: HAS_WRK ? 'wrk' : 'nodeload', pinned, soakpPolicy: `token issue … ${POLICY_ARGS.join(' ')}` + (SCENARIOS.some((sc) => sc.plain) ? ' (stream-sdk: a token with no policy)' : ''), upstream: sizes, notes };
     const summary = summarise(results);
     const out = { date: new Date().toISOString(), machine, run, summary, raw: results };
     mkdirSync(opt.out, { recursive: true });

@@ -1,8 +1,9 @@
 // soakp as an operator runs it: built dist/, a fresh data directory with the default SQLite
 // store, a master key in SOAKP_MASTER_KEY, a user with an upstream key, and a personal token
 // carrying a typical policy (model scope, rate limits, a token budget) set high enough that
-// nothing is refused, so the policy path runs on every request. Log level: the default (info),
-// one JSON line per request, to a file.
+// nothing is refused, so the policy path runs on every request; and a second token with no
+// policy at all, as most clients meet soakp (the stream-sdk scenario). Log level: the default
+// (info), one JSON line per request, to a file.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
@@ -30,7 +31,7 @@ function cli(args, env, input) {
 
 /**
  * Prepares a data directory and starts `soakp serve` pinned to `cpu`.
- * Resolves with { child, pid, port, token, dir, logFile }.
+ * Resolves with { child, pid, port, token, plainToken, dir, logFile } (`plainToken`: no policy).
  */
 export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, nodeArgs = [], extraEnv = {} }) {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
@@ -39,6 +40,7 @@ export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, no
   Object.assign(env, { SOAKP_MASTER_KEY: randomBytes(32).toString('base64'), SOAKP_DATA_DIR: join(dir, 'data'), ...extraEnv });
   await cli(['user', 'add', 'bench@example.com', '--key-stdin', '--no-token'], env, upstreamKey);
   const { token } = await cli(['token', 'issue', 'bench@example.com', '--name', 'bench', ...POLICY_ARGS], env);
+  const { token: plainToken } = await cli(['token', 'issue', 'bench@example.com', '--name', 'plain'], env);
   const logFile = join(dir, 'soakp.log');
   const log = openSync(logFile, 'a');
   const args = [...nodeArgs, BIN, 'serve', '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}/v1`];
@@ -48,7 +50,7 @@ export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, no
     try {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       await res.arrayBuffer();
-      if (res.ok) return { child, pid: child.pid, port, token, dir, logFile };
+      if (res.ok) return { child, pid: child.pid, port, token, plainToken, dir, logFile };
     } catch {
       // not listening yet
     }

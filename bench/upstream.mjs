@@ -1,7 +1,9 @@
 // A fast fake OpenAI upstream on 127.0.0.1 (node:http, keep-alive). It checks the upstream
 // key, so a proxy that forwards the wrong credential shows up as non-2xx answers.
 //   POST /v1/chat/completions            -> a ~600-byte chat.completion JSON
-//   POST /v1/chat/completions stream:true -> 20 SSE chunks + a usage chunk + [DONE], one write each
+//   POST /v1/chat/completions stream:true -> 20 SSE chunks + [DONE], one write each; as OpenAI does,
+//                                           with stream_options.include_usage every chunk carries
+//                                           "usage":null and a usage chunk (choices: []) precedes [DONE]
 //   POST /v1/embeddings                  -> a small embedding list
 // Run alone: `node bench/upstream.mjs [port]` prints {"port": N} on its first stdout line.
 import { createServer } from 'node:http';
@@ -28,13 +30,20 @@ const chatJson = Buffer.from(
     usage, service_tier: 'default', system_fingerprint: 'fp_bench0001',
   }),
 );
-const chunk = (delta, finish = null) =>
-  Buffer.from(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: 'gpt-4o-mini-2024-07-18', system_fingerprint: 'fp_bench0001', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
-const sseChunks = [chunk({ role: 'assistant', content: '' })];
-for (let i = 1; i < 19; i++) sseChunks.push(chunk({ content: ` word${i}` }));
-sseChunks.push(chunk({}, 'stop'));
-sseChunks.push(Buffer.from(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: 'gpt-4o-mini-2024-07-18', choices: [], usage })}\n\n`));
-sseChunks.push(Buffer.from('data: [DONE]\n\n'));
+// As OpenAI sends them: with stream_options.include_usage each chunk ends with "usage":null and
+// a last chunk carries the usage with no choices; without, there is no usage member at all.
+const chunk = (delta, finish, withUsage) =>
+  Buffer.from(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: 'gpt-4o-mini-2024-07-18', system_fingerprint: 'fp_bench0001', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) })}\n\n`);
+function events(withUsage) {
+  const list = [chunk({ role: 'assistant', content: '' }, null, withUsage)];
+  for (let i = 1; i < 19; i++) list.push(chunk({ content: ` word${i}` }, null, withUsage));
+  list.push(chunk({}, 'stop', withUsage));
+  if (withUsage) list.push(Buffer.from(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: 'gpt-4o-mini-2024-07-18', system_fingerprint: 'fp_bench0001', choices: [], usage })}\n\n`));
+  list.push(Buffer.from('data: [DONE]\n\n'));
+  return list;
+}
+const sseWithUsage = events(true);
+const sseWithoutUsage = events(false);
 const embeddingJson = Buffer.from(
   JSON.stringify({
     object: 'list',
@@ -42,7 +51,8 @@ const embeddingJson = Buffer.from(
     model: 'text-embedding-3-small', usage: { prompt_tokens: 8, total_tokens: 8 },
   }),
 );
-export const SIZES = { chatJson: chatJson.length, sseChunks: sseChunks.length, sseBytes: sseChunks.reduce((n, b) => n + b.length, 0) };
+const bytes = (list) => list.reduce((n, b) => n + b.length, 0);
+export const SIZES = { chatJson: chatJson.length, sseChunks: sseWithUsage.length, sseBytes: bytes(sseWithUsage), sseChunksNoUsage: sseWithoutUsage.length, sseBytesNoUsage: bytes(sseWithoutUsage) };
 
 function reply(res, status, body, type = 'application/json') {
   res.writeHead(status, { 'content-type': type, 'content-length': body.length, 'x-request-id': 'req_bench_upstream' });
@@ -57,13 +67,14 @@ function handle(req, res) {
     const url = req.url.split('?', 1)[0];
     if (req.method === 'POST' && url === '/v1/embeddings') return reply(res, 200, embeddingJson);
     if (req.method !== 'POST' || url !== '/v1/chat/completions') return reply(res, 404, Buffer.from('{"error":{"message":"not found"}}'));
-    let stream = false;
+    let request;
     try {
-      stream = JSON.parse(Buffer.concat(parts).toString('utf8')).stream === true;
+      request = JSON.parse(Buffer.concat(parts).toString('utf8'));
     } catch {
       return reply(res, 400, Buffer.from('{"error":{"message":"bad json"}}'));
     }
-    if (!stream) return reply(res, 200, chatJson);
+    if (request?.stream !== true) return reply(res, 200, chatJson);
+    const sseChunks = request.stream_options?.include_usage === true ? sseWithUsage : sseWithoutUsage;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_bench_upstream' });
     for (const c of sseChunks) res.write(c); // as fast as possible, each chunk its own write
     res.end();
