@@ -24,6 +24,12 @@ export interface MeterOptions {
    * the meter's write says so (the relay then cancels the upstream call).
    */
   readonly completionCeiling?: number;
+  /**
+   * soakp added `stream_options.include_usage` to the request on the client's behalf: the
+   * stream's usage-only last event and the `"usage":null` members of the others are taken out,
+   * so the client gets what it asked for (the usage is still read).
+   */
+  readonly stripUsage?: boolean;
 }
 
 /** The usage ledger's writer: batched, bounded, off the request path. */

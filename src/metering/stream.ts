@@ -6,6 +6,7 @@ import { countText, deltaText } from './count.js';
 import { StreamFacts } from './facts.js';
 import { KeptText } from './kept.js';
 import { type SseEvent, SseSplitter } from './sse.js';
+import { NULL_USAGE_LENGTH, isUsageOnly, lastNullUsageAt, withoutNullUsage } from './strip.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
 export const CUTOFF_EVENT = Buffer.from(
@@ -19,7 +20,9 @@ const EMPTY = Buffer.alloc(0);
 /**
  * An SSE answer. Without a ceiling each chunk goes on at once. With one, bytes go on at event
  * boundaries, so an event that would pass the ceiling can be withheld whole; the client loses
- * nothing by it, as SSE clients act on an event only once its blank line has arrived.
+ * nothing by it, as SSE clients act on an event only once its blank line has arrived. The same
+ * when soakp asked for the usage on the client's behalf (`stripUsage`): whole events are what
+ * it edits (strip.ts).
  */
 export class SseMeter implements Meter {
   readonly #split = new SseSplitter();
@@ -31,10 +34,15 @@ export class SseMeter implements Meter {
   /** The current event grew past the collect limit and is passed on as it comes, unchecked. */
   #streaming = false;
 
-  constructor(private readonly options: MeterOptions) {}
+  /** Bytes go on at event boundaries: under a ceiling, or to take out what soakp asked for. */
+  readonly #whole: boolean;
+
+  constructor(private readonly options: MeterOptions) {
+    this.#whole = options.completionCeiling !== undefined || options.stripUsage === true;
+  }
 
   write(chunk: Buffer, push: (bytes: Buffer) => void): boolean {
-    if (this.options.completionCeiling === undefined) {
+    if (!this.#whole) {
       push(chunk);
       for (const event of this.#split.feed(chunk)) this.#take(event, undefined);
       return false;
@@ -44,7 +52,7 @@ export class SseMeter implements Meter {
 
   end(push: (bytes: Buffer) => void): boolean {
     const last = this.#split.finish();
-    if (this.options.completionCeiling === undefined) {
+    if (!this.#whole) {
       if (last) this.#take(last, undefined);
       return false;
     }
@@ -56,10 +64,12 @@ export class SseMeter implements Meter {
    * events it approves go on together, as one write — all of them, or those before a cut-off.
    */
   #run(chunk: Buffer, events: readonly SseEvent[], atEnd: boolean, push: (bytes: Buffer) => void): boolean {
-    const ceiling = this.options.completionCeiling as number;
+    const ceiling = this.options.completionCeiling;
     let approved = 0;
     for (const event of events) {
-      if (this.#exceeds(event, ceiling)) return this.#cutOff(chunk.subarray(0, approved), approved > 0, push);
+      if (ceiling === undefined) this.#take(event, undefined);
+      else if (this.#exceeds(event, ceiling)) return this.#cutOff(chunk.subarray(0, approved), approved > 0, push);
+      if (this.options.stripUsage) this.#strip(chunk, approved, event);
       approved = Math.max(approved, event.end);
       this.#streaming = false;
     }
@@ -68,7 +78,7 @@ export class SseMeter implements Meter {
       return false;
     }
     // A chunk of whole events, the usual case, goes on as it is.
-    if (approved > 0) this.#release(approved === chunk.length ? chunk : chunk.subarray(0, approved), push);
+    if (approved > 0 || this.#drops) this.#release(approved === chunk.length ? chunk : chunk.subarray(0, approved), push);
     if (approved === chunk.length) return false;
     const rest = chunk.subarray(approved);
     if (this.#streaming) push(rest);
@@ -137,16 +147,40 @@ export class SseMeter implements Meter {
   /** Ends the stream: the events approved before go on (`keep`: the held bytes are theirs), then the closing error event. */
   #cutOff(approved: Buffer, keep: boolean, push: (bytes: Buffer) => void): true {
     if (keep) this.#release(approved, push);
+    this.#drops = undefined;
+    this.#search = false;
     this.#held = [];
     this.#heldLength = 0;
     push(CUTOFF_EVENT);
     return true;
   }
 
+  /** Ranges of the chunk (pairs of offsets, in order) not to pass on; one from 0 takes the held bytes too. */
+  #drops: number[] | undefined;
+  /** An approved event may hold `"usage": null` somewhere else than at its end: the bytes passed on are searched. */
+  #search = false;
+
+  /**
+   * Marks what soakp asked for in an approved event (bytes `from`..`event.end` of the chunk;
+   * from 0, the held bytes are its start): its last `"usage":null` member, as OpenAI sends it
+   * in every chunk (a look at its last bytes), or the whole event when it is the usage-only one
+   * (read for the usage before it is dropped). Anything else is left to a search on release.
+   */
+  #strip(chunk: Buffer, from: number, event: SseEvent): void {
+    const at = lastNullUsageAt(chunk, from, event.end);
+    if (at >= 0) (this.#drops ??= []).push(at, at + NULL_USAGE_LENGTH);
+    else if (isUsageOnly(event)) (this.#drops ??= []).push(from, Math.max(from, event.end));
+    else this.#search = true;
+  }
+
   #release(last: Buffer, push: (bytes: Buffer) => void): void {
-    const bytes = this.#held.length === 0 ? last : Buffer.concat([...this.#held, last]);
+    let bytes = this.#held.length === 0 ? last : this.#held.length === 1 && last.length === 0 ? (this.#held[0] as Buffer) : Buffer.concat([...this.#held, last]);
     this.#held = [];
     this.#heldLength = 0;
+    if (this.#drops) bytes = without(bytes, bytes.length - last.length, this.#drops);
+    this.#drops = undefined;
+    if (this.#search) bytes = withoutNullUsage(bytes);
+    this.#search = false;
     if (bytes.length > 0) push(bytes);
   }
 
@@ -162,4 +196,20 @@ export class SseMeter implements Meter {
     if (parsed.tokens !== undefined) this.#text.completion += parsed.tokens;
     else this.#text.add(parsed.text); // its text waits with the others: counted together, as delivered
   }
+}
+
+/** `bytes` less the `drops` (offsets in the chunk that starts at `shift`; a drop from 0 takes the bytes before it too): one copy. */
+function without(bytes: Buffer, shift: number, drops: readonly number[]): Buffer {
+  let length = bytes.length;
+  for (let i = 0; i < drops.length; i += 2) length -= (drops[i + 1] as number) - (drops[i] === 0 ? -shift : (drops[i] as number));
+  const out = Buffer.allocUnsafe(length);
+  let from = 0;
+  let to = 0;
+  for (let i = 0; i < drops.length; i += 2) {
+    const start = drops[i] === 0 ? 0 : (drops[i] as number) + shift;
+    to += bytes.copy(out, to, from, start);
+    from = (drops[i + 1] as number) + shift;
+  }
+  bytes.copy(out, to, from);
+  return out;
 }
