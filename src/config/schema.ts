@@ -94,10 +94,11 @@ const configSchema = mapping({
       inspectLimit: size('16mb'),
       /**
        * Add `stream_options.include_usage` to streamed chat and completion requests that lack
-       * it, so the upstream reports their usage. Off: requests pass through untouched, and
+       * it, so the upstream reports their usage, and take the usage it adds back out of the
+       * answer (the client gets what it asked for). Off: requests pass through untouched, and
        * streams without reported usage are counted with a tokenizer instead.
        */
-      requestStreamUsage: v.optional(flag, false),
+      requestStreamUsage: v.optional(flag, true),
       /**
        * Paths soakp cannot meter (not an OpenAI endpoint family it knows) for tokens with a
        * budget, a TPM limit or a model or endpoint scope: `refuse` (403) or `allow` unmetered.

@@ -49,6 +49,8 @@ export interface RequestFields {
   streamWithoutUsage?: boolean;
   /** The request asks for the stream's usage (`stream_options.include_usage`): the upstream will report it. */
   streamUsage?: boolean;
+  /** soakp added `stream_options.include_usage` itself: the answer is given back without what it added. */
+  usageAdded?: boolean;
   /** The body was larger than this many bytes, the most read: its fields are unknown. */
   unread?: number;
 }

@@ -30,7 +30,10 @@ export class PolicyEngine {
       auditor: Auditor;
       completionCeiling: number;
       logger: Logger;
-      /** The operator allows adding `stream_options.include_usage` to streamed requests. */
+      /**
+       * Ask the upstream for a streamed chat or completion's usage (`stream_options.include_usage`)
+       * when the client did not, and take out of the answer what the client did not ask for.
+       */
       requestStreamUsage?: boolean;
       /** `allow`: tokens with budgets or scopes may call paths soakp cannot meter (default: refuse). */
       unknownEndpoints?: 'refuse' | 'allow';
@@ -70,6 +73,15 @@ export class PolicyEngine {
     if (view.models) return true;
     if (this.deps.requestStreamUsage && (ctx.family === 'chat' || ctx.family === 'completions')) return true;
     return view.counted && METERED.has(ctx.family);
+  }
+
+  /**
+   * Whether only the stream's fields are needed (to ask for its usage), not the prompt: no model
+   * scope, and no budget or token limit that counts this family. Call when needsFields is true.
+   */
+  streamFieldsOnly(ctx: PolicyContext): boolean {
+    const view = policyView(ctx.token, ctx.user);
+    return !view.models && !(view.counted && METERED.has(ctx.family));
   }
 
   /** Whether to ask the upstream for a streamed request's usage (changes the request body). */

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { endpointFamily } from '../domain/index.js';
 import type { PolicyContext, PolicyEngine, Ticket, UsageObservation } from '../policy/index.js';
-import { type Inspected, type RequestFields, jsonFields, readBody, withStreamUsage } from './inspect.js';
+import { type Inspected, type RequestFields, jsonFields, readBody, streamFields, withStreamUsage } from './inspect.js';
 import type { Inspection } from './inspection.js';
 import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Authenticator, Principal } from './authenticate.js';
@@ -101,8 +101,10 @@ function authorised(deps: AdmissionDeps, req: Incoming, path: string, principal:
     deps.policies.checkRoute(ctx);
     const { body } = req;
     if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: req.fields ?? {}, body, complete: true }, done);
+    // Only to ask for a stream's usage: the prompt is not walked.
+    const fieldsOf = deps.policies.streamFieldsOnly(ctx) ? streamFields : jsonFields;
     // The library's JSON is whole already; a request body is read (JSON up to the limit).
-    if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: jsonFields(body), body, complete: true, whole: body }, done);
+    if (Buffer.isBuffer(body)) return admitted(deps, req, principal, ctx, { fields: fieldsOf(body), body, complete: true, whole: body }, done);
     readBody(body, String(req.headers['content-type'] ?? ''), Number(req.headers['content-length'] ?? 0), deps.inspection, (err, inspected) => {
       if (err) return done(err);
       const read = inspected as Inspected;
@@ -114,7 +116,7 @@ function authorised(deps: AdmissionDeps, req: Incoming, path: string, principal:
         done(e, a);
       };
       admitted(deps, req, principal, ctx, read.complete ? read : { ...read, fields: { ...read.fields, unread: deps.inspection.limit } }, release);
-    });
+    }, fieldsOf);
   } catch (err) {
     done(err);
   }
@@ -129,7 +131,7 @@ function admitted(deps: AdmissionDeps, req: Incoming, principal: Principal, ctx:
   try {
     if (inspected.whole && deps.policies.wantsStreamUsage(ctx, fields)) {
       body = withStreamUsage(inspected.whole);
-      fields = { ...fields, streamUsage: true };
+      fields = { ...fields, streamUsage: true, usageAdded: true };
       headers = { ...headers, 'content-length': String(body.length) };
       delete headers['transfer-encoding'];
     }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
 import { SoakpError } from '../shared/index.js';
 import { type Inspection, tooSlow } from './inspection.js';
-import { type RequestFields, promptParts, tooDeep } from '../policy/index.js';
+import { type RequestFields, promptParts } from '../policy/index.js';
 
 export type { RequestFields };
 import type busboy from 'busboy';
@@ -30,7 +30,7 @@ export interface Inspected {
  * larger than the limit is not read at all. A callback, not a promise: it runs on every
  * request whose policy needs the body.
  */
-export function readBody(raw: Readable, contentType: string, declared: number, inspection: Inspection, done: (err: unknown, inspected?: Inspected) => void): void {
+export function readBody(raw: Readable, contentType: string, declared: number, inspection: Inspection, done: (err: unknown, inspected?: Inspected) => void, fieldsOf: (body: Buffer) => RequestFields = jsonFields): void {
   const multipart = /^multipart\/form-data/i.test(contentType);
   if (!multipart && declared > inspection.limit) return done(null, { fields: {}, body: raw, complete: false, held: 0 });
   if (raw.destroyed) return done(gone());
@@ -52,7 +52,7 @@ export function readBody(raw: Readable, contentType: string, declared: number, i
     try {
       // Read whole: forwarded as this one buffer, so no replaying stream is needed.
       const whole = !multipart && complete ? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)) : undefined;
-      inspected = whole ? { fields: jsonFields(whole), body: whole, complete, whole, held: size } : { fields, body: replay(chunks, raw), complete, held: size };
+      inspected = whole ? { fields: fieldsOf(whole), body: whole, complete, whole, held: size } : { fields, body: replay(chunks, raw), complete, held: size };
     } catch (err) {
       inspection.held.give(size);
       return done(err);
@@ -130,36 +130,57 @@ function multipartModel(contentType: string, found: (model: string) => void): { 
 
 /** The fields of a whole JSON body; {} when it is not a JSON object (the upstream will judge it). */
 export function jsonFields(body: Buffer): RequestFields {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return {}; // malformed JSON goes to the upstream to judge
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-  const v = value as Record<string, unknown>;
+  const v = jsonObject(body);
+  if (!v) return {};
   const fields: RequestFields = {};
   if (typeof v.model === 'string') fields.model = v.model;
   const max = [v.max_completion_tokens, v.max_tokens, v.max_output_tokens].find((x) => typeof x === 'number' && Number.isInteger(x) && x > 0);
   if (typeof max === 'number') fields.maxTokens = max;
   if (typeof v.n === 'number' && Number.isInteger(v.n) && v.n > 0) fields.n = v.n;
   fields.prompt = promptParts(v);
+  return streamOf(v, fields);
+}
+
+const STREAM = Buffer.from('"stream"');
+
+/**
+ * Only what asking for a stream's usage needs (the model, whether it streams and asks for its
+ * usage), for a token whose policies need nothing else: the prompt is not walked, and a body
+ * that never names `"stream"` is not parsed at all.
+ */
+export function streamFields(body: Buffer): RequestFields {
+  const v = body.indexOf(STREAM) === -1 ? undefined : jsonObject(body);
+  if (!v) return {};
+  return streamOf(v, typeof v.model === 'string' ? { model: v.model } : {});
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined; // malformed JSON goes to the upstream to judge
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function streamOf(v: Record<string, unknown>, fields: RequestFields): RequestFields {
   if (v.stream === true && v.stream_options === undefined) fields.streamWithoutUsage = true;
   const options = v.stream_options as Record<string, unknown> | null | undefined;
   if (v.stream === true && typeof options === 'object' && options !== null && options.include_usage === true) fields.streamUsage = true;
   return fields;
 }
 
+const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+
 /**
  * The same JSON body with `stream_options.include_usage` added, so the upstream reports the
- * stream's usage itself. Only when the operator allows changing requests (off by default).
+ * stream's usage itself (budgets.requestStreamUsage). Only for a body that parsed as an object
+ * with `"stream": true` and no `stream_options`: the member is put first, after the opening
+ * brace (only whitespace precedes it), and every byte of the client's stays as it was — no
+ * re-serialising.
  */
 export function withStreamUsage(body: Buffer): Buffer {
-  const value = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-  try {
-    return Buffer.from(JSON.stringify({ ...value, stream_options: { include_usage: true } }));
-  } catch (err) {
-    if (err instanceof RangeError) throw tooDeep(); // JSON.stringify recurses; its stack is the limit
-    throw err;
-  }
+  const open = body.indexOf(0x7b); // '{'
+  return Buffer.concat([body.subarray(0, open + 1), USAGE_OPTION, body.subarray(open + 1)]);
 }

@@ -85,10 +85,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.#status = status;
     const { ticket } = this.a;
-    // The meter may end a metered stream early with its own last event: a length would then lie.
-    const head = answerHead(raw, ticket.headers, this.call.extra, ticket.completionCeiling !== undefined);
+    const stripUsage = this.a.fields.usageAdded;
+    // The meter may end a metered stream early with its own last event, or take out what soakp asked for: a length would then lie.
+    const head = answerHead(raw, ticket.headers, this.call.extra, ticket.completionCeiling !== undefined || stripUsage === true);
     this.upstreamRequestId = head.requestId;
-    this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType: head.contentType, completionCeiling: ticket.completionCeiling });
+    this.#meter = meterFor({ endpoint: this.a.ctx.family, contentType: head.contentType, completionCeiling: ticket.completionCeiling, stripUsage });
     // Keep-alive would hold the socket open past shutdown; end it with this answer instead.
     if (this.call.closing()) head.list.push('connection', 'close');
     this.res.writeHead(status, head.list);

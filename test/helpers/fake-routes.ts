@@ -20,7 +20,7 @@ export async function answer(req: IncomingMessage, res: ServerResponse, body: Bu
       return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1, owned_by: 'fake' }] });
     case '/v1/chat/completions':
       if (parsed === undefined) return json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', code: null, param: null } });
-      if (parsed.stream === true) return sse(res, parsed.model ?? 'gpt-4o-mini', controls, parsed.stream_options?.include_usage === true);
+      if (parsed.stream === true) return sse(res, parsed.model ?? 'gpt-4o-mini', controls, parsed.stream_options?.include_usage === true && !controls.ignoreStreamOptions);
       if (controls.billedUsage) return json(res, 200, { ...chat(parsed.model, 'echo'), usage: await billed(parsed) });
       return json(res, 200, chat(parsed.model, `echo: ${parsed.messages?.at(-1)?.content ?? ''}`));
     case '/v1/embeddings': {
@@ -67,17 +67,17 @@ async function sse(res: ServerResponse, model: string, controls: FakeControls, i
     // Paced: the scenario's own timing (when a model would send the event), not synchronisation.
     if (pace?.[i] !== undefined) await delay(Math.max(0, started + pace[i] - performance.now()));
     if (res.destroyed) return;
-    res.write(`data: ${JSON.stringify(chunk(model, i, { content: text }, null))}\n\n`);
+    res.write(`data: ${JSON.stringify(chunk(model, i, { content: text }, null, includeUsage))}\n\n`);
     if (pace) controls.sseSent?.push(performance.timeOrigin + performance.now());
   }
-  res.write(`data: ${JSON.stringify(chunk(model, SSE_EVENTS.length, {}, 'stop'))}\n\n`);
-  // As OpenAI does with stream_options.include_usage: a last chunk with no choices and the usage.
+  res.write(`data: ${JSON.stringify(chunk(model, SSE_EVENTS.length, {}, 'stop', includeUsage))}\n\n`);
+  // As OpenAI does with stream_options.include_usage: "usage":null in every chunk, and a last chunk with no choices and the usage.
   if (includeUsage) res.write(`data: ${JSON.stringify({ id: 'chatcmpl-sse', object: 'chat.completion.chunk', created: 1, model, choices: [], usage: { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 } })}\n\n`);
   res.end('data: [DONE]\n\n');
 }
 
-function chunk(model: string, index: number, delta: Record<string, string>, finish: string | null) {
-  return { id: 'chatcmpl-sse', object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], n: index };
+function chunk(model: string, index: number, delta: Record<string, string>, finish: string | null, withUsage = false) {
+  return { id: 'chatcmpl-sse', object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], n: index, ...(withUsage ? { usage: null } : {}) };
 }
 
 function chat(model: string | undefined, content: string) {

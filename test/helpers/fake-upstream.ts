@@ -37,6 +37,8 @@ export interface FakeControls {
   ssePaceMs?: readonly number[] | undefined;
   /** The wall-clock times (ms, `performance.timeOrigin + performance.now()`) the paced events were written. */
   sseSent?: number[] | undefined;
+  /** When set, streams ignore stream_options (no usage), as some OpenAI-compatible upstreams do. */
+  ignoreStreamOptions?: boolean | undefined;
   /** Resolves when the fake sees the client side of an answer close before it ended. */
   onAbort?: (() => void) | undefined;
 }

@@ -43,7 +43,7 @@ describe('the usage ledger and the usage report', () => {
     const plain = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }] }).asResponse();
     plainBytes.out = (await plain.arrayBuffer()).byteLength;
     plainBytes.in = upstream.requests.at(-1)?.body.length ?? -1;
-    // Streamed without reported usage: the delivered text is counted.
+    // Streamed as the SDK sends it (no stream_options): soakp asks the upstream for the usage (7 prompt, 4 completion).
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stream' }], stream: true });
     for await (const _ of stream) void _;
     // Aborted after the first event while the upstream still generates: charged for what was delivered.
@@ -82,9 +82,8 @@ describe('the usage ledger and the usage report', () => {
     const [plain, streamed, aborted, failed] = rows as [Row, Row, Row, Row];
     expect(plain).toMatchObject({ model: 'gpt-4o-mini', endpoint: 'chat', status: 200, prompt_tokens: 5, completion_tokens: 3, source: 'reported' });
     expect(plain.cost_micros).toBe(Math.ceil(5 * 0.15 + 3 * 0.6));
-    expect(streamed).toMatchObject({ model: 'gpt-4o-mini', status: 200, source: 'counted' });
-    expect(streamed.completion_tokens).toBeGreaterThanOrEqual(2); // "Hello world" in four deltas
-    expect(streamed.prompt_tokens).toBeGreaterThan(0);
+    expect(streamed).toMatchObject({ model: 'gpt-4o-mini', status: 200, source: 'reported', prompt_tokens: 7, completion_tokens: 4 });
+    // Left before the usage came: what was delivered is counted.
     expect(aborted).toMatchObject({ model: 'gpt-4o', source: 'counted' });
     expect(aborted.completion_tokens).toBeGreaterThan(0); // never charged for nothing
     expect(aborted.completion_tokens).toBeLessThan(streamed.completion_tokens);
@@ -161,37 +160,6 @@ describe('policy options are validated, every problem at once, and audited', () 
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/prices\.gpt-4o.*inptu/s);
     expect(r.stderr).toMatch(/prices\.cheap\.input/);
-  });
-});
-
-describe('budgets.requestStreamUsage: asking the upstream for a stream’s usage, when allowed', () => {
-  it('adds stream_options.include_usage only when the operator allows it, and records the reported usage', async () => {
-    const temp = tempDir();
-    const upstream = await startFakeUpstream();
-    try {
-      const config = join(temp.dir, 'soakp.yaml');
-      writeFileSync(config, 'budgets:\n  requestStreamUsage: true\n');
-      const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl, SOAKP_CONFIG: config };
-      const { token } = json<{ token: string }>(await runCli(['user', 'add', 's@example.com', '--key-stdin', '--json'], env, canaryKey()));
-      const soakp = await Soakp.open({ logLevel: 'silent', env });
-      const server = await soakp.listen({ host: '127.0.0.1', port: 0 });
-      const res = await fetch(`${server.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }),
-      });
-      expect(await res.text()).toContain('"usage":{"prompt_tokens":7');
-      expect(JSON.parse(upstream.requests.at(-1)?.body.toString() ?? '{}').stream_options).toEqual({ include_usage: true });
-      await server.close();
-      await soakp.close();
-      const db = new Database(join(temp.dir, 'soakp.db'), { readonly: true });
-      const row = db.prepare('SELECT prompt_tokens, completion_tokens, source FROM usage').get();
-      db.close();
-      expect(row).toEqual({ prompt_tokens: 7, completion_tokens: 4, source: 'reported' });
-    } finally {
-      await upstream.close();
-      temp.cleanup();
-    }
   });
 });
 

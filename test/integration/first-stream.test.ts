@@ -69,6 +69,8 @@ describe('the first stream after start-up is not held back', () => {
     // As clients do (Open WebUI, the SDKs), the models are listed first; the first stream is what is measured.
     expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     upstream.controls.ssePaceMs = PACE_MS;
+    // An upstream that ignores stream_options.include_usage (soakp asks for it): the text has to be counted.
+    upstream.controls.ignoreStreamOptions = true;
     for (const prompt of ['first after start-up', 'and the next']) {
       // No stream_options.include_usage: the delivered text has to be counted (with the tokenizer).
       const { events, arrived } = await streamed(server.url, token, prompt);
