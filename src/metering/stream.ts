@@ -6,7 +6,7 @@ import { countText, deltaText } from './count.js';
 import { StreamFacts } from './facts.js';
 import { KeptText } from './kept.js';
 import { type SseEvent, SseSplitter } from './sse.js';
-import { NULL_USAGE_LENGTH, isUsageOnly, lastNullUsageAt, withoutNullUsage } from './strip.js';
+import { NULL_USAGE_LENGTH, isUsageOnly, lastNullUsageAt, without, withoutNullUsage } from './strip.js';
 
 /** The last event a client gets when the budget runs out mid-stream: what OpenAI sends for no quota. */
 export const CUTOFF_EVENT = Buffer.from(
@@ -196,20 +196,4 @@ export class SseMeter implements Meter {
     if (parsed.tokens !== undefined) this.#text.completion += parsed.tokens;
     else this.#text.add(parsed.text); // its text waits with the others: counted together, as delivered
   }
-}
-
-/** `bytes` less the `drops` (offsets in the chunk that starts at `shift`; a drop from 0 takes the bytes before it too): one copy. */
-function without(bytes: Buffer, shift: number, drops: readonly number[]): Buffer {
-  let length = bytes.length;
-  for (let i = 0; i < drops.length; i += 2) length -= (drops[i + 1] as number) - (drops[i] === 0 ? -shift : (drops[i] as number));
-  const out = Buffer.allocUnsafe(length);
-  let from = 0;
-  let to = 0;
-  for (let i = 0; i < drops.length; i += 2) {
-    const start = drops[i] === 0 ? 0 : (drops[i] as number) + shift;
-    to += bytes.copy(out, to, from, start);
-    from = (drops[i + 1] as number) + shift;
-  }
-  bytes.copy(out, to, from);
-  return out;
 }

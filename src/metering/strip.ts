@@ -80,3 +80,19 @@ function skip(bytes: Buffer, i: number, step: 1 | -1): number {
   while (SPACE.has(bytes[i] ?? 0)) i += step;
   return i;
 }
+
+/** `bytes` less the `drops` (offsets in the chunk that starts at `shift`; a drop from 0 takes the bytes before it too): one copy. */
+export function without(bytes: Buffer, shift: number, drops: readonly number[]): Buffer {
+  let length = bytes.length;
+  for (let i = 0; i < drops.length; i += 2) length -= (drops[i + 1] as number) - (drops[i] === 0 ? -shift : (drops[i] as number));
+  const out = Buffer.allocUnsafe(length);
+  let from = 0;
+  let to = 0;
+  for (let i = 0; i < drops.length; i += 2) {
+    const start = drops[i] === 0 ? 0 : (drops[i] as number) + shift;
+    to += bytes.copy(out, to, from, start);
+    from = (drops[i + 1] as number) + shift;
+  }
+  bytes.copy(out, to, from);
+  return out;
+}
