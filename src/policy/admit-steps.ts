@@ -102,7 +102,10 @@ export function makeTicket(settling: Settling, ctx: PolicyContext, worst: Worst,
     settling.pending.add(tracked);
   };
   /** `at`: when the request finished; `place`: its row's place in the ledger when it was worked out later. */
-  const settle = (observed: UsageObservation, facts: FinishFacts, at: number, place?: (row: UsageRecord | undefined) => void): void => {
+  const settle = (seen: UsageObservation, facts: FinishFacts, at: number, place?: (row: UsageRecord | undefined) => void): void => {
+    // Counted text, but a prompt soakp did not read (the token's policies needed none of it):
+    // that prompt is estimated from the body's bytes, and the row says so.
+    const observed: UsageObservation = seen.source === 'counted' && worst.metered && worst.parts === undefined ? { ...seen, source: 'estimated' } : seen;
     let figure: number | Promise<number>;
     try {
       figure = observed.source === 'reported' ? observed.promptTokens : worst.metered ? promptFigureSoon(worst.parts, worst.bodyBytes, observed.source === 'counted') : 0;

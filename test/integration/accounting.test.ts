@@ -83,8 +83,9 @@ describe('the usage ledger and the usage report', () => {
     expect(plain).toMatchObject({ model: 'gpt-4o-mini', endpoint: 'chat', status: 200, prompt_tokens: 5, completion_tokens: 3, source: 'reported' });
     expect(plain.cost_micros).toBe(Math.ceil(5 * 0.15 + 3 * 0.6));
     expect(streamed).toMatchObject({ model: 'gpt-4o-mini', status: 200, source: 'reported', prompt_tokens: 7, completion_tokens: 4 });
-    // Left before the usage came: what was delivered is counted.
-    expect(aborted).toMatchObject({ model: 'gpt-4o', source: 'counted' });
+    // Left before the usage came: what was delivered is counted; the prompt, which this token's
+    // policies never had read, is estimated from its bytes (so the row says `estimated`).
+    expect(aborted).toMatchObject({ model: 'gpt-4o', source: 'estimated' });
     expect(aborted.completion_tokens).toBeGreaterThan(0); // never charged for nothing
     expect(aborted.completion_tokens).toBeLessThan(streamed.completion_tokens);
     expect(failed).toMatchObject({ endpoint: 'other', status: 429 });

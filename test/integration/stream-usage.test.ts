@@ -105,8 +105,18 @@ describe('budgets.requestStreamUsage (on by default): the upstream reports a str
     const expected = await s.direct(SDK_STREAM);
     expect((await s.post(SDK_STREAM)).text).toBe(expected.text);
     expect(JSON.parse(lastBody(s.upstream))).toMatchObject({ stream_options: { include_usage: true } });
+    // The text is counted; the prompt, which this token's policies never had read, is estimated from its bytes.
     const [row] = await s.ledger();
-    expect(row).toMatchObject({ source: 'counted', completion_tokens: 2 }); // "Hello world"
+    expect(row).toMatchObject({ source: 'estimated', completion_tokens: 2 }); // "Hello world"
+    expect(row?.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it('counts the prompt too when a policy had the body read (a token budget)', async () => {
+    const s = await setUp(undefined, ['--token-budget', '1000000']);
+    s.upstream.controls.ignoreStreamOptions = true;
+    expect((await s.post(SDK_STREAM)).text).toContain('[DONE]');
+    const [row] = await s.ledger();
+    expect(row).toMatchObject({ source: 'counted', completion_tokens: 2 });
   });
 
   it('turned off, leaves the request body untouched and counts the stream', async () => {
@@ -115,7 +125,7 @@ describe('budgets.requestStreamUsage (on by default): the upstream reports a str
     expect((await s.post(SDK_STREAM)).text).toBe(expected.text);
     expect(lastBody(s.upstream)).toBe(SDK_STREAM);
     const [row] = await s.ledger();
-    expect(row).toMatchObject({ source: 'counted', completion_tokens: 2 });
+    expect(row).toMatchObject({ source: 'estimated', completion_tokens: 2 });
   });
 
   it('passes other requests on byte for byte: not streamed, with stream_options of their own, not JSON', async () => {
