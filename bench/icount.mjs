@@ -6,13 +6,14 @@
 // Run: node bench/icount.mjs [--n 3000] [--warm 8000] [--c 8] [--body chat|stream|stream-sdk]
 //        [--policy typical|none (the token's; default: none for stream-sdk, else typical)]
 //        [--targets soakp,bare] [--root DIR (a soakp checkout with dist/ built; this one)]
+//        [--config FILE (soakp's config file, e.g. to compare a setting; default: none)]
 //        [--keep (leave the callgrind files for callgrind_annotate; prints where)]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,7 +27,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const { values: opt } = parseArgs({
   options: {
     n: { type: 'string', default: '3000' }, warm: { type: 'string', default: '8000' }, c: { type: 'string', default: '8' },
-    body: { type: 'string', default: 'chat' }, targets: { type: 'string', default: 'soakp,bare' }, root: { type: 'string', default: join(HERE, '..') },
+    body: { type: 'string', default: 'chat' }, config: { type: 'string' }, targets: { type: 'string', default: 'soakp,bare' }, root: { type: 'string', default: join(HERE, '..') },
     keep: { type: 'boolean', default: false }, policy: { type: 'string' },
   },
 });
@@ -109,6 +110,7 @@ async function main() {
   if (targets.includes('soakp')) {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SOAKP_')));
     Object.assign(env, { SOAKP_MASTER_KEY: randomBytes(32).toString('base64'), SOAKP_DATA_DIR: join(dir, 'data') });
+    if (opt.config) env.SOAKP_CONFIG = resolve(opt.config);
     const bin = join(opt.root, 'bin', 'soakp.js');
     const cli = (args, input) => execFileSync(process.execPath, [bin, ...args, '--json'], { env, input: input ?? '' }).toString();
     cli(['user', 'add', 'bench@example.com', '--key-stdin', '--no-token'], UPSTREAM_KEY);
