@@ -150,6 +150,6 @@ export async function servingServices(rt: Runtime): Promise<ServingServices> {
 async function openTls(rt: Runtime): Promise<TlsServing | undefined> {
   const { tlsEnabled, openCertificateSource, tlsServing } = await import('./tls/index.js');
   if (!tlsEnabled(rt.config.tls)) return undefined;
-  const source = await openCertificateSource(rt.config.tls, { logger: rt.logger });
+  const source = await openCertificateSource(rt.config.tls, { logger: rt.logger, store: rt.store, vault: rt.vault, dataDir: rt.config.dataDir });
   return source && tlsServing(rt.config.tls, source);
 }

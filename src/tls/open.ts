@@ -1,14 +1,13 @@
 import type { Config } from '../config/index.js';
-import { type Logger, SoakpError, isSoakpError } from '../shared/index.js';
+import { SoakpError, isSoakpError } from '../shared/index.js';
+import { type LocalCaDeps, localCaSource } from './local-ca.js';
 import { fileCertificateSource, readCertificateFiles } from './files.js';
 import type { CertificateSource, TlsServing } from './source.js';
 
 export type TlsSettings = Config['tls'];
 
 /** What a certificate source may need besides the settings. */
-export interface TlsDeps {
-  readonly logger: Logger;
-}
+export type TlsDeps = LocalCaDeps;
 
 /** True when the settings ask for HTTPS. */
 export function tlsEnabled(tls: TlsSettings): boolean {
@@ -19,6 +18,7 @@ export function tlsEnabled(tls: TlsSettings): boolean {
 export async function openCertificateSource(tls: TlsSettings, deps: TlsDeps): Promise<CertificateSource | undefined> {
   if (tls.cert !== undefined && tls.key !== undefined) return fileCertificateSource({ cert: tls.cert, key: tls.key }, deps.logger);
   if (tls.mode === undefined) return undefined;
+  if (tls.mode === 'local') return localCaSource(tls.names, deps);
   throw new SoakpError('invalid_config', `tls.mode: ${tls.mode} is not available in this build.`);
 }
 
