@@ -172,3 +172,32 @@ describe('bad TLS settings are refused before anything starts', () => {
     });
   }
 });
+
+describe('tls.minVersion 1.3', () => {
+  it('refuses a TLS 1.2 client and serves a 1.3 one', async () => {
+    const temp = tempDir();
+    const ca = testCa(temp.dir);
+    const leaf = testLeaf(temp.dir, ca);
+    writeFileSync(join(temp.dir, 'c.pem'), leaf.cert);
+    writeFileSync(join(temp.dir, 'k.pem'), leaf.key);
+    writeFileSync(join(temp.dir, 'c.yaml'), 'tls:\n  minVersion: "1.3"\n');
+    const env = { SOAKP_DATA_DIR: join(temp.dir, 'data'), SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_CONFIG: join(temp.dir, 'c.yaml') };
+    const server = await startServe(env, ['--tls-cert', join(temp.dir, 'c.pem'), '--tls-key', join(temp.dir, 'k.pem')]);
+    try {
+      const { hostname, port } = new URL(server.url);
+      const attempt = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+        new Promise<string>((resolve) => {
+          const socket = connect({ host: hostname, port: Number(port), ca: ca.cert, servername: 'localhost', maxVersion }, () => {
+            resolve(socket.getProtocol() ?? 'none');
+            socket.destroy();
+          });
+          socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        });
+      expect(await attempt('TLSv1.3')).toBe('TLSv1.3');
+      expect(await attempt('TLSv1.2')).toMatch(/PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/);
+    } finally {
+      await server.stop();
+      temp.cleanup();
+    }
+  });
+});
