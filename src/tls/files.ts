@@ -36,6 +36,7 @@ function readText(file: string, what: string): string {
  */
 export function fileCertificateSource(files: CertificateFiles, logger: Logger): CertificateSource {
   let pair = readCertificateFiles(files);
+  warnIfExpiring(pair, files.cert, logger);
   let seen = fingerprint(pair.cert, pair.key);
   // A refused state is logged once it has stayed the same for one more look: a pair half
   // written (the new certificate, the old key) is not worth an error, a lasting one is.
@@ -71,6 +72,7 @@ export function fileCertificateSource(files: CertificateFiles, logger: Logger): 
     seen = print;
     refused = undefined;
     logger.info({ cert: files.cert, serial: pair.serial, notAfter: pair.notAfter.toISOString() }, 'TLS certificate reloaded');
+    warnIfExpiring(pair, files.cert, logger);
     signal.emit(pair);
   }
 
@@ -112,6 +114,14 @@ export function fileCertificateSource(files: CertificateFiles, logger: Logger): 
       for (const watcher of watchers) watcher.close();
     },
   };
+}
+
+/** Served all the same (refusing to start helps nobody), but said: clients will refuse it. */
+function warnIfExpiring(pair: CertificatePair, file: string, logger: Logger): void {
+  const left = pair.notAfter.getTime() - Date.now();
+  if (left > 7 * 86_400_000) return;
+  const when = pair.notAfter.toISOString();
+  logger.warn({ cert: file, notAfter: when }, left <= 0 ? `The TLS certificate in ${file} expired at ${when}; clients will refuse it` : `The TLS certificate in ${file} expires at ${when}; renew it`);
 }
 
 function fingerprint(cert: string, key: string): string {

@@ -65,6 +65,8 @@ describe('HTTPS from certificate files', () => {
     expect(chat.choices[0]?.message.content).toBeTypeOf('string');
     // Without the CA, the certificate is not trusted.
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    // The test certificates live two days: soakp says so at start.
+    expect(server?.output()).toMatch(/"level":40[^\n]*The TLS certificate in [^\n]*cert\.pem expires at [^\n]*; renew it/);
   });
 
   it('refuses TLS 1.1 (a client that could speak it, and does speak 1.2)', async () => {
