@@ -19,8 +19,9 @@ const LAYERS = {
   policy: ['shared', 'domain', 'store', 'config', 'audit', 'metering'],
   proxy: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy', 'metering'],
   admin: ['shared', 'domain', 'crypto', 'store', 'vault', 'config', 'policy', 'audit'],
-  http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin', 'policy'],
-  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'policy', 'audit', 'main.ts'],
+  tls: ['shared', 'domain', 'config', 'store', 'vault'],
+  http: ['shared', 'domain', 'config', 'store', 'vault', 'proxy', 'admin', 'policy', 'tls'],
+  cli: ['shared', 'domain', 'config', 'store', 'vault', 'admin', 'http', 'policy', 'audit', 'tls', 'main.ts'],
 };
 
 /** The data plane and the control plane: neither imports the other. */

@@ -8,6 +8,7 @@ import type { Authenticator, Forwarder, Inspection, PipelineDeps } from './proxy
 import { type Logger, createLogger } from './shared/index.js';
 import { AUDIT_HEAD_MAC_MIGRATION, openStore, sqliteFileOf } from './store/index.js';
 import type { Store } from './store/index.js';
+import type { TlsServing } from './tls/index.js';
 import { loadFileKey, type MasterKeySource, masterKeySource, Vault } from './vault/index.js';
 
 /** What every command and server opens first: settings, the store and the vault. */
@@ -108,6 +109,8 @@ export interface ServingServices extends Services {
   readonly inspection: Inspection;
   /** What the one request pipeline takes. */
   readonly pipeline: PipelineDeps;
+  /** HTTPS on the server's port, when the settings ask for it. */
+  readonly tls: TlsServing | undefined;
 }
 
 export function controlServices(rt: Runtime): Services {
@@ -122,20 +125,31 @@ export function controlServices(rt: Runtime): Services {
 export async function servingServices(rt: Runtime): Promise<ServingServices> {
   // Loaded here: the CLI's commands need neither undici nor the limiter.
   const [{ Authenticator, Forwarder, inspectionOf }, { createPolicies }] = await Promise.all([import('./proxy/index.js'), import('./policy/index.js')]);
-  const control = controlServices(rt);
   const { config } = rt;
+  // First: a certificate that cannot serve stops the start before anything is built.
+  const tls = await openTls(rt);
+  const control = controlServices(rt);
   const auth = new Authenticator(servicesOf(rt));
   const forwarder = new Forwarder(config.timeouts);
   const policies = createPolicies(rt.store, config, rt.logger, control.auditor);
   const inspection = inspectionOf(config);
   return {
-    ...control, auth, forwarder, policies, inspection,
+    ...control, auth, forwarder, policies, inspection, tls,
     pipeline: { auth, forwarder, policies: policies.engine, inspection, connectTimeout: config.timeouts.connect },
     close: async () => {
+      tls?.source.close();
       await policies.close(); // after the last request: the ledger is flushed, nothing is lost
       await control.close();
       auth.close();
       await forwarder.close();
     },
   };
+}
+
+/** The certificate source the settings name, and how the listener serves it; undefined for plain HTTP. */
+async function openTls(rt: Runtime): Promise<TlsServing | undefined> {
+  const { tlsEnabled, openCertificateSource, tlsServing } = await import('./tls/index.js');
+  if (!tlsEnabled(rt.config.tls)) return undefined;
+  const source = await openCertificateSource(rt.config.tls, { logger: rt.logger, store: rt.store, vault: rt.vault, dataDir: rt.config.dataDir });
+  return source && tlsServing(rt.config.tls, source);
 }

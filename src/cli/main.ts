@@ -7,6 +7,7 @@ import { registerKey } from './key.js';
 import { registerMisc } from './misc.js';
 import { registerOpenWebUI } from './openwebui.js';
 import { registerServe } from './serve.js';
+import { registerTls } from './tls.js';
 import { registerToken } from './token.js';
 import { registerUsage } from './usage.js';
 import { registerUser } from './user.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerOpenWebUI(program);
   registerUsage(program);
   registerAudit(program);
+  registerTls(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

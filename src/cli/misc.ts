@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { importUsers } from '../admin/index.js';
 import { loadConfig } from '../config/index.js';
 import { SoakpError } from '../shared/index.js';
+import { tlsProblems } from '../tls/index.js';
 import { globalsOf, output, overridesOf, withRuntime } from './context.js';
 
 /** `import`, `admin token` and `config check`: small commands, one each. */
@@ -39,6 +40,9 @@ export function registerMisc(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const { config, configFile } = loadConfig(overridesOf(g), process.env);
+      // The settings are well-formed; the certificate files must also be readable and match.
+      const problems = tlsProblems(config.tls);
+      if (problems.length > 0) throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
       // URLs may carry a password (redis://:pw@host, postgres://u:pw@host): shown masked.
       const shown = JSON.parse(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'string' ? maskUrlPassword(v) : v))) as unknown;
       output(g, { ok: true, configFile: configFile ?? null, config: shown }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);

@@ -11,11 +11,15 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'listen port (default 3000)')
     .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); reloaded when it changes')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--tls <mode>', 'serve HTTPS with a certificate from: local (a local CA in the data dir) or acme')
+    .option('--tls-name <name>', 'a name for the local certificate (repeatable; default localhost, 127.0.0.1, ::1, the host name)', (name: string, names: string[] = []) => [...names, name])
     .action(async (opts: Overrides, cmd: Command) => {
-      const { host, port, upstream, logLevel } = opts;
+      const { host, port, upstream, logLevel, tlsCert, tlsKey, tls, tlsName } = opts;
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.
       const { startServer } = await import('../http/index.js');
-      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel } });
+      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, tlsCert, tlsKey, tls, tlsName } });
       const services = await servingServices(rt).catch(async (err: unknown) => {
         await rt.close();
         throw err;

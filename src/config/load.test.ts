@@ -78,7 +78,7 @@ describe('loadConfig defaults', () => {
 });
 
 interface SettingCase {
-  key: keyof Omit<Overrides, 'config'>;
+  key: keyof Omit<Overrides, 'config' | 'tlsCert' | 'tlsKey' | 'tls' | 'tlsName'>;
   env: string;
   fileText: string;
   fileValue: unknown;
@@ -476,5 +476,30 @@ describe('loadConfig named upstreams', () => {
     expect(problems[0]).toMatch(/^defaultUpstream/);
     expect(problems[0]).toContain('elsewhere');
     expect(problems[0]).toContain('mine');
+  });
+});
+
+describe('tls settings', () => {
+  it('takes flags over the environment over the file, key by key', () => {
+    const path = file('tls.yaml', 'tls:\n  cert: /file/cert.pem\n  key: /file/key.pem\n  hsts: 1y\n  minVersion: "1.3"\n');
+    expect(loadConfig({ config: path }, { SOAKP_TLS_CERT: '/env/cert.pem' }).config.tls).toMatchObject({ cert: '/env/cert.pem', key: '/file/key.pem', hsts: 31_536_000_000, minVersion: '1.3' });
+    expect(loadConfig({ config: path, tlsKey: '/flag/key.pem' }, { SOAKP_TLS_KEY: '/env/key.pem' }).config.tls.key).toBe('/flag/key.pem');
+  });
+
+  it('reads names from SOAKP_TLS_NAME, comma-separated, and from repeated --tls-name', () => {
+    expect(loadConfig({}, { SOAKP_TLS: 'local', SOAKP_TLS_NAME: 'a.test, 10.0.0.1' }).config.tls).toMatchObject({ mode: 'local', names: ['a.test', '10.0.0.1'] });
+    expect(loadConfig({ tls: 'local', tlsName: ['b.test', 'c.test'] }, { SOAKP_TLS_NAME: 'a.test' }).config.tls.names).toEqual(['b.test', 'c.test']);
+  });
+
+  it('defaults to no TLS and version 1.2', () => {
+    expect(loadConfig({}, {}).config.tls).toEqual({ names: [], minVersion: '1.2' });
+  });
+
+  it('refuses one of cert and key without the other, files with a mode, and a bad version', () => {
+    expect(() => loadConfig({ tlsCert: '/c.pem' }, {})).toThrow(/tls: give both cert and key \(--tls-cert and --tls-key\), or neither \(from --tls-cert\)/);
+    expect(() => loadConfig({ tlsCert: '/c.pem', tlsKey: '/k.pem' }, { SOAKP_TLS: 'local' })).toThrow(/either certificate files or a mode/);
+    expect(() => loadConfig({}, { SOAKP_TLS: 'self' })).toThrow(/tls\.mode: must be one of: local, acme \(from SOAKP_TLS\)/);
+    const path = file('v.yaml', 'tls:\n  minVersion: "1.1"\n  hsts: forever\n');
+    expect(() => loadConfig({ config: path }, {})).toThrow(/tls\.minVersion: must be one of: 1\.2, 1\.3[\s\S]*tls\.hsts: must be a duration/);
   });
 });

@@ -15,6 +15,37 @@ export interface Overrides {
   upstream?: string | undefined;
   logLevel?: string | undefined;
   encryptDatabase?: boolean | undefined;
+  /** `tls.cert`, `tls.key`, `tls.mode` and `tls.names` (`--tls-name` is repeatable). */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tls?: string | undefined;
+  tlsName?: string[] | undefined;
+}
+
+type TlsOverrides = Pick<Overrides, 'tlsCert' | 'tlsKey' | 'tls' | 'tlsName'>;
+const TLS_SETTINGS = { tlsCert: 'cert', tlsKey: 'key', tls: 'mode', tlsName: 'names' } as const;
+const TLS_ENV = { tlsCert: 'SOAKP_TLS_CERT', tlsKey: 'SOAKP_TLS_KEY', tls: 'SOAKP_TLS', tlsName: 'SOAKP_TLS_NAME' } as const;
+
+/** The `tls` settings from the environment, then flags, over the config file's `tls:` section. */
+function tlsFrom(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv, flags: TlsOverrides): void {
+  const current = raw.tls;
+  const tls: Record<string, unknown> = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...current } : {};
+  const sources: string[] = [];
+  for (const [key, name] of Object.entries(TLS_ENV) as Array<[keyof TlsOverrides, string]>) {
+    const value = nonEmpty(env[name]);
+    if (value === undefined) continue;
+    tls[TLS_SETTINGS[key]] = key === 'tlsName' ? value.split(',').map((n) => n.trim()).filter((n) => n !== '') : value;
+    sources.push(name);
+  }
+  for (const key of Object.keys(TLS_SETTINGS) as Array<keyof TlsOverrides>) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    tls[TLS_SETTINGS[key]] = value;
+    sources.push(`--${kebab(key)}`);
+  }
+  if (sources.length === 0) return;
+  raw.tls = tls;
+  origin.tls = `${origin.tls ? `${origin.tls}, ` : ''}from ${sources.join(', ')}`;
 }
 
 /** SOAKP_REDIS_URL sets `rateLimits.redisUrl` (a nested setting the flags do not carry). */
@@ -32,7 +63,7 @@ function trustProxyFromEnv(raw: Record<string, unknown>, origin: Record<string, 
   if (value !== undefined) set(raw, origin, 'trustProxy', value, 'from SOAKP_TRUST_PROXY');
 }
 
-const ENV: Record<keyof Omit<Overrides, 'config'>, string> = {
+const ENV: Record<keyof Omit<Overrides, 'config' | keyof TlsOverrides>, string> = {
   dataDir: 'SOAKP_DATA_DIR',
   databaseUrl: 'SOAKP_DATABASE_URL',
   host: 'SOAKP_HOST',
@@ -62,6 +93,7 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     if (value !== undefined) set(raw, origin, key, typeof value === 'string' ? fromText(key, value) : value, `from --${kebab(key)}`);
   }
   redisFromEnv(raw, origin, env);
+  tlsFrom(raw, origin, env, flags);
   trustProxyFromEnv(raw, origin, env);
   const { config, issues } = checkConfig(raw);
   for (const issue of issues) {

@@ -1,9 +1,12 @@
 import * as v from 'valibot';
+import { parseDuration } from '../shared/index.js';
 import { cidrs, dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
 export const PRESET_NAMES = ['openai', 'nanogpt', 'openrouter'] as const;
+export const TLS_MODES = ['local', 'acme'] as const;
+export const TLS_VERSIONS = ['1.2', '1.3'] as const;
 export type AuthStyle = (typeof AUTH_STYLES)[number];
 
 /** One problem with the settings, at a path of setting names. */
@@ -13,6 +16,14 @@ export interface Issue {
   /** For an unknown key: its name (the issue's path is that of the mapping holding it). */
   readonly key?: string;
 }
+
+const hstsMs = (text: string): number | undefined => {
+  try {
+    return parseDuration(text);
+  } catch {
+    return undefined; // refused by the number check that follows
+  }
+};
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const upstream = v.pipe(
@@ -115,6 +126,28 @@ const configSchema = mapping({
       /** How far ahead of this server's clock a token's `iat` may be. */
       clockTolerance: duration('30s'),
     }),
+    {},
+  ),
+  /** HTTPS on `port`: from certificate files, or a local certificate authority (docs/tls.md). */
+  tls: v.optional(
+    v.pipe(
+      mapping({
+        /** PEM certificate chain (leaf first); reloaded when the file changes. */
+        cert: v.optional(filled),
+        /** PEM private key of `cert`; reloaded with it. */
+        key: v.optional(filled),
+        /** `local`: a local CA in the data directory issues the certificate; `acme`: an ACME CA. */
+        mode: v.optional(oneOf(TLS_MODES)),
+        /** Names the local CA's certificate is for (default: localhost, 127.0.0.1, ::1 and the host name). */
+        names: v.optional(v.array(filled, 'must be a list of host names or IP addresses'), []),
+        /** Oldest TLS version accepted. */
+        minVersion: v.optional(oneOf(TLS_VERSIONS), '1.2'),
+        /** When set, answers carry `Strict-Transport-Security: max-age=<this>` (e.g. 1y). */
+        hsts: v.optional(v.pipe(v.string('must be a duration such as 180d or 1y'), v.transform(hstsMs), v.number('must be a duration such as 180d or 1y'))),
+      }),
+      v.check((t) => (t.cert === undefined) === (t.key === undefined), 'give both cert and key (--tls-cert and --tls-key), or neither'),
+      v.check((t) => t.cert === undefined || t.mode === undefined, 'give either certificate files or a mode (local, acme), not both'),
+    ),
     {},
   ),
   /** USD per million tokens, by model, over the built-in table (src/policy/prices.ts). */

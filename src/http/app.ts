@@ -11,11 +11,14 @@ import type { Store } from '../store/index.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { dataPlaneHandler, isDataPlane } from './data-plane.js';
 import { createHttpServer, inFlightOf } from './listener.js';
+import type { TlsServing } from '../tls/index.js';
 import './types.js';
 
 /** What the HTTP application takes from the composition root (ServingServices in main.ts). */
 export interface AppDeps {
   config: Pick<Config, 'limits' | 'trustProxy'>;
+  /** HTTPS for both planes, when set. */
+  tls?: TlsServing | undefined;
   logger: Logger;
   /** Pinged by /readyz. */
   store: Pick<Store, 'ping'>;
@@ -47,7 +50,7 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // /v1 goes to the data plane's own lean handler; everything else is Fastify's.
-    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), limits, { proxies, logger: deps.logger, selfCounted: (url) => dataPlane !== undefined && isDataPlane(url) }),
+    serverFactory: (handler) => createHttpServer((req, res) => (dataPlane && isDataPlane(req.url ?? '') ? dataPlane(req, res) : handler(req, res)), limits, { proxies, logger: deps.logger, tls: deps.tls, selfCounted: (url) => dataPlane !== undefined && isDataPlane(url) }),
     clientErrorHandler,
     genReqId: nextId,
     // One line per request, written below, with ids and no secrets, instead of Fastify's two.

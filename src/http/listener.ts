@@ -1,6 +1,8 @@
-import { type RequestListener, type Server, createServer } from 'node:http';
+import { type RequestListener, type Server, type ServerOptions, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Config } from '../config/index.js';
 import type { Logger, TrustedProxies } from '../shared/index.js';
+import type { TlsServing } from '../tls/index.js';
 import { capConnections } from './connections.js';
 
 /**
@@ -13,22 +15,47 @@ import { capConnections } from './connections.js';
 export function createHttpServer(
   handler: RequestListener,
   limits: Config['limits'],
-  edge: { proxies: TrustedProxies; logger?: Logger; selfCounted?: (url: string) => boolean },
+  edge: { proxies: TrustedProxies; logger?: Logger; selfCounted?: (url: string) => boolean; tls?: TlsServing | undefined },
 ): Server {
-  const server = createServer(
-    {
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: limits.keepAliveTimeout,
-      // Check pending requests against those timeouts every second instead of every 30 s.
-      connectionsCheckingInterval: 1_000,
-    },
-    handler,
-  );
+  const options: ServerOptions = {
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Check pending requests against those timeouts every second instead of every 30 s.
+    connectionsCheckingInterval: 1_000,
+  };
+  const server = edge.tls ? httpsServer(options, handler, edge.tls, edge.logger) : createServer(options, handler);
   server.timeout = 0;
   capConnections(server, limits, edge.proxies, edge.logger);
   trackInFlight(server, edge.selfCounted ?? (() => false));
   return server;
+}
+
+/**
+ * HTTPS on the same port, both planes. A new certificate from the source replaces the secure
+ * context for new handshakes only: open connections and streams keep theirs.
+ */
+function httpsServer(options: ServerOptions, handler: RequestListener, tls: TlsServing, logger: Logger | undefined): Server {
+  const context = (pair: { cert: string; key: string }) => ({ cert: pair.cert, key: pair.key, minVersion: tls.minVersion });
+  const { hsts } = tls;
+  // RFC 6797 §7.2: HSTS only over secure transport, which every answer here is.
+  const serve: RequestListener = hsts === undefined ? handler : (req, res) => {
+    res.setHeader('strict-transport-security', hsts);
+    handler(req, res);
+  };
+  const server = createHttpsServer({ ...options, ...context(tls.source.current()) }, serve);
+  const stop = tls.source.onChange((pair) => {
+    try {
+      server.setSecureContext(context(pair));
+    } catch (err) {
+      // The source checked the pair; this is OpenSSL refusing it (e.g. a key too weak). The old context stays.
+      logger?.error({ reason: (err as Error).message.split('\n')[0], serial: pair.serial }, 'The new TLS certificate could not be used; the previous one stays');
+    }
+  });
+  server.once('close', stop);
+  // An https.Server is an http.Server with TLS underneath: the same requests, timeouts and
+  // connection tracking; only its type declaration does not say so.
+  return server as unknown as Server;
 }
 
 /** Counts requests in flight: `enter` as one starts, `leave` once its response has closed. */

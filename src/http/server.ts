@@ -24,7 +24,7 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: `${deps.tls ? 'https' : 'http'}://${host}:${port}`,
     app,
     close: () =>
       (closing ??= (async () => {

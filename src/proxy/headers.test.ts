@@ -201,10 +201,11 @@ describe('downstreamResponseHeaders', () => {
     expect(downstreamResponseHeaders({ ...RESPONSE })).toEqual(RESPONSE);
   });
 
-  it('drops set-cookie and hop-by-hop headers', () => {
+  it('drops set-cookie, the upstream’s HSTS and hop-by-hop headers', () => {
     const out = downstreamResponseHeaders({
       ...RESPONSE,
       'set-cookie': ['__cf_bm=abc; path=/', 'other=1'],
+      'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
       connection: 'keep-alive, x-hop',
       'x-hop': '1',
       'keep-alive': 'timeout=5',

@@ -11,6 +11,11 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings',
 ]);
 
+// The upstream's own policies for its host, which is not soakp's: its cookies, and its
+// HSTS (OpenAI's says includeSubDomains and preload; over soakp's HTTPS a browser would apply
+// it to soakp's host). soakp's own HSTS, when set, is added by the listener.
+const UPSTREAM_ONLY = new Set(['set-cookie', 'strict-transport-security']);
+
 const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
 
 // The caller's credentials and identity, and what would tell the upstream about our network.
@@ -58,12 +63,12 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstream: 
   return out;
 }
 
-/** The upstream's response headers for the caller: all but hop-by-hop and `set-cookie`. */
+/** The upstream's response headers for the caller: all but hop-by-hop and UPSTREAM_ONLY. */
 export function downstreamResponseHeaders(incoming: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || name === 'set-cookie') continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || UPSTREAM_ONLY.has(name)) continue;
     out[name] = value;
   }
   return out;
@@ -97,7 +102,7 @@ export function answerHead(raw: readonly Buffer[], own: Readonly<Record<string, 
       if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
       continue;
     }
-    if (name === 'set-cookie' || (name.startsWith('x-ratelimit-') && Object.hasOwn(own, name))) continue;
+    if (UPSTREAM_ONLY.has(name) || (name.startsWith('x-ratelimit-') && Object.hasOwn(own, name))) continue;
     if (name === 'content-type') contentType = value;
     else if (name === 'x-request-id') requestId = value;
     else if (name === 'content-length') lengthAt = list.length;

@@ -20,7 +20,7 @@ describe('Relay: the head', () => {
     r.connect();
     expect(r.relay.onHeaders(103, raw('Link', '</a.css>; rel=preload'), r.resume)).toBe(true);
     expect(sink.heads).toHaveLength(0);
-    const head = raw('Content-Type', JSON_TYPE, 'X-Request-Id', 'req_up', 'Set-Cookie', 'a=1', 'Connection', 'keep-alive', 'X-RateLimit-Limit-Requests', '5000');
+    const head = raw('Content-Type', JSON_TYPE, 'X-Request-Id', 'req_up', 'Set-Cookie', 'a=1', 'Strict-Transport-Security', 'max-age=31536000; includeSubDomains; preload', 'Connection', 'keep-alive', 'X-RateLimit-Limit-Requests', '5000');
     expect(r.relay.onHeaders(200, head, r.resume)).toBe(true);
     // The upstream's request id stays (soakp's is added only when it sent none); its rate limits give way to soakp's.
     expect(sink.heads).toEqual([{ status: 200, headers: ['content-type', JSON_TYPE, 'x-request-id', 'req_up', 'x-ratelimit-limit-requests', '10', 'server-timing', EXTRA['server-timing']] }]);

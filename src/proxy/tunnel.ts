@@ -43,13 +43,13 @@ export function tunnel(a: Admitted, pathAndQuery: string, client: Upgrade, conne
   upstreamReq.once('response', (res) => {
     // Not upgraded: relay the upstream's answer (its refusal) and close.
     client.status = res.statusCode ?? 502;
-    socket.write(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n${rawHeaders(res.rawHeaders, ['connection', 'transfer-encoding', 'set-cookie'])}connection: close\r\n\r\n`);
+    socket.write(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n${rawHeaders(res.rawHeaders, ['connection', 'transfer-encoding', 'set-cookie', 'strict-transport-security'])}connection: close\r\n\r\n`);
     res.pipe(socket);
   });
   upstreamReq.once('upgrade', (res, upstreamSocket, upstreamHead) => {
     client.status = 101;
     upstreamReq.setTimeout(0);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\n${rawHeaders(res.rawHeaders, ['set-cookie'])}\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\n${rawHeaders(res.rawHeaders, ['set-cookie', 'strict-transport-security'])}\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
     upstreamSocket.pipe(socket).pipe(upstreamSocket);

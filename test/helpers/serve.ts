@@ -24,7 +24,7 @@ export function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise
     }, 15_000);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+      const m = /"url":"(https?:\/\/127\.0\.0\.1:\d+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({

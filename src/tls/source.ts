@@ -1,0 +1,44 @@
+/** A certificate and its private key, PEM, as a TLS server takes them. */
+export interface CertificatePair {
+  readonly cert: string;
+  /** The private key: never logged, never printed. */
+  readonly key: string;
+  /** The leaf's serial number (hex), for logs and tests. */
+  readonly serial: string;
+  /** When the leaf expires. */
+  readonly notAfter: Date;
+}
+
+/**
+ * Where the server's certificate comes from: files, the local CA, or (later) ACME.
+ * `current()` MUST always return a pair that was checked (the key matches the certificate);
+ * a source MUST NOT swap in a pair that fails that check. Listeners are called after the pair
+ * changed, synchronously, and MUST NOT throw. `close()` MUST stop every timer and watcher.
+ */
+export interface CertificateSource {
+  current(): CertificatePair;
+  onChange(listener: (pair: CertificatePair) => void): () => void;
+  close(): void;
+}
+
+/** What the listener needs to serve HTTPS. */
+export interface TlsServing {
+  readonly source: CertificateSource;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** `Strict-Transport-Security` value, when HSTS is on. */
+  readonly hsts?: string | undefined;
+}
+
+/** Calls each listener; one that throws does not stop the others. */
+export function changeSignal(): { listen(listener: (pair: CertificatePair) => void): () => void; emit(pair: CertificatePair): void } {
+  const listeners = new Set<(pair: CertificatePair) => void>();
+  return {
+    listen: (listener) => {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    emit: (pair) => {
+      for (const listener of listeners) listener(pair);
+    },
+  };
+}
