@@ -4,5 +4,8 @@ export { type AcmeChallenge, type ObtainOptions, validateObtainOptions } from '.
 export { AcmeError, type AcmeErrorCode } from './errors.js';
 export { Http01Solver } from './http01.js';
 export type { DnsProvider } from './dns/provider.js';
+export { createDnsProvider, DNS_PROVIDERS, type DnsProviderName, type DnsProviderSpec } from './dns/create.js';
 export { execProvider, type ExecProviderOptions } from './dns/exec.js';
+export { cloudflareProvider, CLOUDFLARE_API, type CloudflareOptions } from './dns/cloudflare.js';
+export { digitalOceanProvider, DIGITALOCEAN_API, type DigitalOceanOptions } from './dns/digitalocean.js';
 export { waitForTxt, type PropagationOptions } from './dns/propagation.js';
