@@ -92,6 +92,26 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(unmounted.size).toBe(0);
   });
 
+  describe('External Account Binding', () => {
+    let eabPebble: Pebble;
+    // A base64url HMAC key, as CAs hand them out (Pebble's example key).
+    const eab = { kid: 'kid-3', hmacKey: 'HjudV5qnbreN-n9WyFSH-t4HXuEx_XFen45zuxY-G1h6fr74V3cUM_dVlwQZBWmc' };
+
+    beforeAll(async () => {
+      eabPebble = await startPebble({ dnsServer: dns.address, httpPort: (web.address() as AddressInfo).port, eab: { [eab.kid]: eab.hmacKey } });
+    });
+    afterAll(async () => eabPebble?.stop());
+
+    const eabBase = () => ({ directoryUrl: eabPebble.directoryUrl, caPem: eabPebble.tlsCaPem, poll: { minMs: 50, maxMs: 500 } });
+
+    it('binds the new account with the kid and HMAC key, and a CA that requires it refuses an order without', async () => {
+      const cert = await obtainCertificate({ ...eabBase(), externalAccountBinding: eab, domains: ['eab.soakp.test'], challenge: 'http-01', http01: solver });
+      expectIssued(cert, eabPebble, ['eab.soakp.test']);
+      const unbound = obtainCertificate({ ...eabBase(), domains: ['eab.soakp.test'], challenge: 'http-01', http01: solver });
+      await expect(unbound).rejects.toMatchObject({ code: 'acme_order_failed', message: expect.stringContaining("include a value for the 'externalAccountBinding' field") });
+    });
+  });
+
   describe('DNS-01 through the exec provider', () => {
     let hook: string;
     let log: string;
