@@ -75,9 +75,13 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A binary that is not there emits 'error' and no 'exit'.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     cleanup();
   };
@@ -111,6 +115,10 @@ function waitForLine(child: ChildProcess, text: string, withinMs: number): Promi
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`pebble exited with ${code}: ${output.slice(-500)}`));
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`pebble could not start (apt-get install -y pebble): ${err.message}`));
     });
   });
 }
