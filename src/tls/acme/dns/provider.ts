@@ -1,0 +1,11 @@
+/**
+ * A DNS provider's part in DNS-01 (RFC 8555 §8.4): publish a TXT record and take it away.
+ * `fqdn` is absolute, with its trailing dot (`_acme-challenge.example.com.`); a wildcard and
+ * its apex share one name with two values, so both methods MUST act on that one value only.
+ * `cleanup` MUST be safe to call after a `present` that failed or never ran.
+ */
+export interface DnsProvider {
+  readonly name: string;
+  present(fqdn: string, value: string): Promise<void>;
+  cleanup(fqdn: string, value: string): Promise<void>;
+}

@@ -1,0 +1,11 @@
+// ACME (RFC 8555) certificates: obtain and renew with HTTP-01 or DNS-01. Not wired into the server yet.
+export { obtainCertificate, type ObtainedCertificate } from './obtain.js';
+export { type AcmeChallenge, type ObtainOptions, validateObtainOptions } from './options.js';
+export { AcmeError, type AcmeErrorCode } from './errors.js';
+export { Http01Solver } from './http01.js';
+export type { DnsProvider } from './dns/provider.js';
+export { createDnsProvider, DNS_PROVIDERS, type DnsProviderName, type DnsProviderSpec } from './dns/create.js';
+export { execProvider, type ExecProviderOptions } from './dns/exec.js';
+export { cloudflareProvider, CLOUDFLARE_API, type CloudflareOptions } from './dns/cloudflare.js';
+export { digitalOceanProvider, DIGITALOCEAN_API, type DigitalOceanOptions } from './dns/digitalocean.js';
+export { waitForTxt, type PropagationOptions } from './dns/propagation.js';
