@@ -61,8 +61,10 @@ const ms = (s: string): number | undefined => {
     return undefined; // refused by the number check that follows
   }
 };
-/** Text such as `30s` or `10m`, given as milliseconds; `fallback` when left out. */
-export const duration = (fallback: string) => v.optional(v.pipe(v.string(DURATION), v.transform(ms), v.number(DURATION)), fallback);
+/** Text such as `30s` or `10m`, given as milliseconds. */
+export const durationValue = v.pipe(v.string(DURATION), v.transform(ms), v.number(DURATION));
+/** A duration setting; `fallback` when left out. */
+export const duration = (fallback: string) => v.optional(durationValue, fallback);
 
 const SIZE = 'must be a size such as 512mb or 64kb, or a whole number of bytes';
 const SIZE_TEXT = /^(\d+)\s*(b|kb|mb|gb)$/i;

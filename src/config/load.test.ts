@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SoakpError } from '../shared/errors.js';
 import { type Overrides, loadConfig } from './load.js';
+import type { TlsOverrides } from './tls-overrides.js';
 import { resolveUpstreams } from './upstreams.js';
 
 let dir: string;
@@ -78,7 +79,7 @@ describe('loadConfig defaults', () => {
 });
 
 interface SettingCase {
-  key: keyof Omit<Overrides, 'config' | 'tlsCert' | 'tlsKey' | 'tls' | 'tlsName'>;
+  key: keyof Omit<Overrides, 'config' | keyof TlsOverrides>;
   env: string;
   fileText: string;
   fileValue: unknown;
@@ -492,7 +493,9 @@ describe('tls settings', () => {
   });
 
   it('defaults to no TLS and version 1.2', () => {
-    expect(loadConfig({}, {}).config.tls).toEqual({ names: [], minVersion: '1.2' });
+    const { tls } = loadConfig({}, {}).config;
+    expect(tls).toMatchObject({ names: [], minVersion: '1.2', acme: { domains: [], staging: false, challenge: 'http-01', pollInterval: 5_000 } });
+    expect([tls.cert, tls.key, tls.mode, tls.hsts]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
   it('refuses one of cert and key without the other, files with a mode, and a bad version', () => {

@@ -3,49 +3,21 @@ import { createRequire } from 'node:module';
 import type { parse } from 'yaml';
 import { SoakpError } from '../shared/index.js';
 import { type Config, checkConfig } from './schema.js';
+import { type TlsOverrides, tlsFrom } from './tls-overrides.js';
+import { checkTls } from './tls-checks.js';
 import { checkUpstreams } from './upstreams.js';
 
 /** Settings that flags and the environment can give (the rest live in the config file). */
-export interface Overrides {
+export interface Overrides extends TlsOverrides {
   config?: string | undefined;
   dataDir?: string | undefined;
   databaseUrl?: string | undefined;
   host?: string | undefined;
   port?: string | number | undefined;
+  httpPort?: string | number | undefined;
   upstream?: string | undefined;
   logLevel?: string | undefined;
   encryptDatabase?: boolean | undefined;
-  /** `tls.cert`, `tls.key`, `tls.mode` and `tls.names` (`--tls-name` is repeatable). */
-  tlsCert?: string | undefined;
-  tlsKey?: string | undefined;
-  tls?: string | undefined;
-  tlsName?: string[] | undefined;
-}
-
-type TlsOverrides = Pick<Overrides, 'tlsCert' | 'tlsKey' | 'tls' | 'tlsName'>;
-const TLS_SETTINGS = { tlsCert: 'cert', tlsKey: 'key', tls: 'mode', tlsName: 'names' } as const;
-const TLS_ENV = { tlsCert: 'SOAKP_TLS_CERT', tlsKey: 'SOAKP_TLS_KEY', tls: 'SOAKP_TLS', tlsName: 'SOAKP_TLS_NAME' } as const;
-
-/** The `tls` settings from the environment, then flags, over the config file's `tls:` section. */
-function tlsFrom(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv, flags: TlsOverrides): void {
-  const current = raw.tls;
-  const tls: Record<string, unknown> = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...current } : {};
-  const sources: string[] = [];
-  for (const [key, name] of Object.entries(TLS_ENV) as Array<[keyof TlsOverrides, string]>) {
-    const value = nonEmpty(env[name]);
-    if (value === undefined) continue;
-    tls[TLS_SETTINGS[key]] = key === 'tlsName' ? value.split(',').map((n) => n.trim()).filter((n) => n !== '') : value;
-    sources.push(name);
-  }
-  for (const key of Object.keys(TLS_SETTINGS) as Array<keyof TlsOverrides>) {
-    const value = flags[key];
-    if (value === undefined) continue;
-    tls[TLS_SETTINGS[key]] = value;
-    sources.push(`--${kebab(key)}`);
-  }
-  if (sources.length === 0) return;
-  raw.tls = tls;
-  origin.tls = `${origin.tls ? `${origin.tls}, ` : ''}from ${sources.join(', ')}`;
 }
 
 /** SOAKP_REDIS_URL sets `rateLimits.redisUrl` (a nested setting the flags do not carry). */
@@ -68,6 +40,7 @@ const ENV: Record<keyof Omit<Overrides, 'config' | keyof TlsOverrides>, string> 
   databaseUrl: 'SOAKP_DATABASE_URL',
   host: 'SOAKP_HOST',
   port: 'SOAKP_PORT',
+  httpPort: 'SOAKP_HTTP_PORT',
   upstream: 'SOAKP_UPSTREAM',
   logLevel: 'SOAKP_LOG_LEVEL',
   encryptDatabase: 'SOAKP_ENCRYPT_DATABASE',
@@ -103,7 +76,7 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     const where = key === undefined ? undefined : origin[String(key)];
     problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
   }
-  if (config) problems.push(...checkUpstreams(config));
+  if (config) problems.push(...checkUpstreams(config), ...checkTls(config));
   if (problems.length > 0 || !config) {
     throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -141,7 +114,7 @@ function set(raw: Record<string, unknown>, origin: Record<string, string>, key: 
 // Environment and flags are text; numbers and booleans are converted only when they are
 // plainly such, so that "abc" still reaches validation and is reported with its source.
 function fromText(key: string, value: string): unknown {
-  if (key === 'port' && /^\d+$/.test(value)) return Number(value);
+  if ((key === 'port' || key === 'httpPort') && /^\d+$/.test(value)) return Number(value);
   if (key === 'encryptDatabase' && /^(1|true|yes|on|0|false|no|off)$/i.test(value)) return /^(1|true|yes|on)$/i.test(value);
   return value;
 }

@@ -1,12 +1,14 @@
 import * as v from 'valibot';
 import { parseDuration } from '../shared/index.js';
-import { cidrs, dict, duration, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
+import { cidrs, dict, duration, durationValue, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
 export const PRESET_NAMES = ['openai', 'nanogpt', 'openrouter'] as const;
 export const TLS_MODES = ['local', 'acme'] as const;
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
+export const ACME_CHALLENGES = ['http-01', 'dns-01'] as const;
+export const ACME_DNS_PROVIDERS = ['exec', 'cloudflare', 'route53', 'digitalocean'] as const;
 export type AuthStyle = (typeof AUTH_STYLES)[number];
 
 /** One problem with the settings, at a path of setting names. */
@@ -38,6 +40,41 @@ const upstream = v.pipe(
   v.check((u) => u.preset !== undefined || u.baseUrl !== undefined, 'give a baseUrl or a preset'),
 );
 
+/** ACME settings (docs/tls.md); checked against each other in tls-checks.ts. */
+const acme = mapping({
+  /** The certificate's names, the first its subject; `*.example.com` needs dns-01. */
+  domains: v.optional(v.array(filled, 'must be a list of domain names'), []),
+  email: v.optional(filled),
+  /** The CA's ACME directory URL (default Let's Encrypt production). */
+  directory: v.optional(httpUrl),
+  /** Let's Encrypt's staging directory instead of production. */
+  staging: v.optional(flag, false),
+  /** PEM of a CA to trust for a private ACME server's HTTPS (Pebble, step-ca). */
+  caFile: v.optional(filled),
+  challenge: v.optional(oneOf(ACME_CHALLENGES), 'http-01'),
+  /** Who publishes dns-01 TXT records. */
+  dns: v.optional(oneOf(ACME_DNS_PROVIDERS)),
+  /** The `exec` provider's program (lego's EXEC_PATH convention). */
+  dnsExec: v.optional(filled),
+  /** External Account Binding, for CAs that require it (the HMAC key is better given as SOAKP_ACME_EAB_HMAC_KEY). */
+  eabKid: v.optional(filled),
+  eabHmacKey: v.optional(filled),
+  /** How a dns-01 record is seen before the CA is asked: the zone's authoritative servers, or these resolvers, or a fixed delay. */
+  propagation: v.optional(
+    mapping({
+      resolvers: v.optional(v.array(filled, 'must be a list of addresses (ip or ip:port)'), []),
+      timeout: duration('120s'),
+      delay: v.optional(durationValue),
+    }),
+    {},
+  ),
+  /** How often to ask the CA about a pending order. */
+  pollInterval: duration('5s'),
+  /** After a failed renewal: the first retry, doubling (with jitter) up to `retryMax`. */
+  retryMin: duration('1m'),
+  retryMax: duration('1h'),
+});
+
 const price = mapping({ input: number(0, 10_000), output: v.optional(number(0, 10_000), 0) });
 
 const configSchema = mapping({
@@ -45,6 +82,8 @@ const configSchema = mapping({
   databaseUrl: v.optional(filled),
   host: v.optional(filled, '127.0.0.1'),
   port: v.optional(whole(0, 65535), 3000),
+  /** With TLS on: a plain-HTTP port that answers ACME HTTP-01 challenges and redirects the rest to HTTPS. */
+  httpPort: v.optional(whole(0, 65535)),
   upstream: v.optional(httpUrl, 'https://api.openai.com/v1'),
   defaultUpstream: v.optional(named(NAME), 'default'),
   upstreams: v.optional(dict(named(NAME, 'upstream names are lower-case letters, digits, - and _'), upstream), {}),
@@ -128,7 +167,7 @@ const configSchema = mapping({
     }),
     {},
   ),
-  /** HTTPS on `port`: from certificate files, or a local certificate authority (docs/tls.md). */
+  /** HTTPS on `port`: from certificate files, a local certificate authority, or ACME (docs/tls.md). */
   tls: v.optional(
     v.pipe(
       mapping({
@@ -144,6 +183,8 @@ const configSchema = mapping({
         minVersion: v.optional(oneOf(TLS_VERSIONS), '1.2'),
         /** When set, answers carry `Strict-Transport-Security: max-age=<this>` (e.g. 1y). */
         hsts: v.optional(v.pipe(v.string('must be a duration such as 180d or 1y'), v.transform(hstsMs), v.number('must be a duration such as 180d or 1y'))),
+        /** `mode: acme`: certificates from an ACME CA (Let's Encrypt by default), renewed by soakp. */
+        acme: v.optional(acme, {}),
       }),
       v.check((t) => (t.cert === undefined) === (t.key === undefined), 'give both cert and key (--tls-cert and --tls-key), or neither'),
       v.check((t) => t.cert === undefined || t.mode === undefined, 'give either certificate files or a mode (local, acme), not both'),

@@ -4,3 +4,4 @@ export * from './openwebui.js';
 export * from './policy.js';
 export * from './types.js';
 export * from './usage.js';
+export * from './certificates.js';

@@ -124,6 +124,34 @@ function migrations(binary: string): Record<string, Migration> {
         await db.schema.alterTable('audit_head').addColumn('mac', 'text', (c) => c.notNull().defaultTo('')).execute();
       },
     },
+    // Certificates soakp obtains itself (ACME), shared by every instance on the store; their keys
+    // are sealed among the secrets. A lease names the one instance that renews at a time.
+    '0004_tls_certificates': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tls_certificates')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('domains', 'text', (c) => c.notNull())
+          .addColumn('cert_pem', 'text')
+          .addColumn('serial', 'text')
+          .addColumn('issuer', 'text')
+          .addColumn('not_before', 'bigint')
+          .addColumn('not_after', 'bigint')
+          .addColumn('renew_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .addColumn('last_error_at', 'bigint')
+          .addColumn('retry_at', 'bigint')
+          .addColumn('renew_requested_at', 'bigint')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Amount, AuditEntry, AuditInput, BudgetState, Policy, SealedSecret, TokenKind, TokenRecord, UpstreamKey, UsageGrouping, UsageRecord, UsageSummary, User, UserStatus } from '../domain/index.js';
+import type { Amount, CertificateRecord, IssuedCertificate, AuditEntry, AuditInput, BudgetState, Policy, SealedSecret, TokenKind, TokenRecord, UpstreamKey, UsageGrouping, UsageRecord, UsageSummary, User, UserStatus } from '../domain/index.js';
 
 /**
  * What every store implementation MUST do. The contract suite in test/contract/ checks
@@ -53,8 +53,34 @@ export interface SecretRepo {
   get(id: string): Promise<SealedSecret | undefined>;
   /** MUST NOT overwrite: returns false when the id exists (first writer wins across processes). */
   insert(id: string, sealed: SealedSecret): Promise<boolean>;
+  /** MUST insert, or replace the secret under that id whole (a renewed certificate's key). */
+  put(id: string, sealed: SealedSecret): Promise<void>;
   all(): Promise<Array<{ id: string; sealed: SealedSecret }>>;
   rewrap(id: string, sealed: SealedSecret): Promise<void>;
+}
+
+/** Certificates soakp obtains itself (ACME); their private keys are secrets (`certificateKeyId`). */
+export interface CertificateRepo {
+  get(name: string): Promise<CertificateRecord | undefined>;
+  /** MUST order by name. */
+  list(): Promise<CertificateRecord[]>;
+  /** MUST create or replace the record's certificate, and clear its last error and renewal request. */
+  saveIssued(name: string, domains: readonly string[], issued: IssuedCertificate, at: number): Promise<void>;
+  /** MUST create the record when missing, keep its certificate, set its last error, and clear its renewal request. */
+  saveFailure(name: string, domains: readonly string[], failure: { message: string; at: number; retryAt: number }): Promise<void>;
+  /** MUST mark the named record (every record when undefined) for renewal now; returns the names marked. */
+  requestRenewal(name: string | undefined, at: number): Promise<string[]>;
+}
+
+/** Named leases: at most one holder at a time, until it lets go or its lease runs out. */
+export interface LeaseRepo {
+  /**
+   * MUST atomically give `name` to `holder` until `until` when it is free, expired (at `now`) or
+   * already `holder`'s; else change nothing and return false — across processes too.
+   */
+  acquire(name: string, holder: string, now: number, until: number): Promise<boolean>;
+  /** MUST free the lease only if `holder` holds it. */
+  release(name: string, holder: string): Promise<void>;
 }
 
 /** Check values of master-key versions: how a wrong master key is caught at start. */
@@ -128,6 +154,8 @@ export interface Repos {
   readonly usage: UsageRepo;
   readonly budgets: BudgetRepo;
   readonly audit: AuditRepo;
+  readonly certificates: CertificateRepo;
+  readonly leases: LeaseRepo;
 }
 
 export interface Store extends Repos {
@@ -137,7 +165,8 @@ export interface Store extends Repos {
   ping(): Promise<void>;
   /**
    * MUST call the listener within a second of any committed change to users, upstream keys,
-   * tokens (other than last-used times), secrets or master keys, whether made by this process
+   * tokens (other than last-used times), secrets, master keys, certificates or renewal
+   * requests, whether made by this process
    * or another one sharing the database. It MAY also call it for other changes. Returns an
    * unsubscribe function.
    */

@@ -4,6 +4,7 @@ import type { MasterKeyRepo, Repos, SecretRepo, TokenRepo, UpstreamKeyRepo, User
 import { fromKey, fromToken, isUniqueViolation, toKey, toToken, toUser } from './rows.js';
 import type { Database } from './schema.js';
 import { auditRepo, budgetRepo, usageRepo } from './ledger-repos.js';
+import { certificateRepo, leaseRepo } from './certificate-repos.js';
 
 /** The repositories over any Kysely database (or transaction) with soakp's schema. */
 export function sqlRepos(db: Kysely<Database>, changed: () => void = () => {}): Repos {
@@ -11,9 +12,11 @@ export function sqlRepos(db: Kysely<Database>, changed: () => void = () => {}): 
     users: notifying(users(db), changed, ['create', 'setStatus', 'delete', 'setPolicy']),
     keys: notifying(keys(db), changed, ['put', 'rewrap']),
     tokens: notifying(tokens(db), changed, ['insert', 'revoke']),
-    secrets: notifying(secrets(db), changed, ['insert', 'rewrap']),
+    secrets: notifying(secrets(db), changed, ['insert', 'put', 'rewrap']),
     masterKeys: notifying(masterKeys(db), changed, ['insert']),
     usage: usageRepo(db), budgets: budgetRepo(db), audit: auditRepo(db),
+    certificates: notifying(certificateRepo(db), changed, ['saveIssued', 'requestRenewal']),
+    leases: leaseRepo(db),
   };
 }
 
@@ -128,6 +131,10 @@ function secrets(db: Kysely<Database>): SecretRepo {
         .onConflict((oc) => oc.column('id').doNothing())
         .executeTakeFirst();
       return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    async put(id, s) {
+      const values = { master_version: s.masterVersion, wrapped_key: s.wrappedKey, ciphertext: s.ciphertext };
+      await db.insertInto('secrets').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
     },
     all: async () => (await db.selectFrom('secrets').selectAll().orderBy('id').execute()).map((r) => ({ id: r.id, sealed: toSealed(r) })),
     async rewrap(id, s) {

@@ -87,6 +87,28 @@ export interface MasterKeysTable {
   created_at: number;
 }
 
+export interface TlsCertificatesTable {
+  name: string;
+  domains: string;
+  cert_pem: string | null;
+  serial: string | null;
+  issuer: string | null;
+  not_before: number | null;
+  not_after: number | null;
+  renew_at: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
+  retry_at: number | null;
+  renew_requested_at: number | null;
+  updated_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   upstream_keys: UpstreamKeysTable;
@@ -97,4 +119,6 @@ export interface Database {
   budget_counters: BudgetCountersTable;
   audit_log: AuditLogTable;
   audit_head: { id: number; seq: number; hash: string; mac: Generated<string> };
+  tls_certificates: TlsCertificatesTable;
+  leases: LeasesTable;
 }

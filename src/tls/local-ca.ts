@@ -20,7 +20,7 @@ const RENEW_BEFORE_DAYS = 10;
 const MAX_DELAY = 2 ** 31 - 1;
 
 export interface LocalCaDeps {
-  readonly store: Pick<Store, 'secrets'>;
+  readonly store: { readonly secrets: Omit<Store['secrets'], 'put'> };
   readonly vault: Pick<Vault, 'sealInternal' | 'openInternal'>;
   readonly dataDir: string;
   readonly logger: Logger;

@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { certificatesContract } from './certificates-contract.js';
 import { freshStorePerTest, type OpenStoreUnderTest } from './fixtures.js';
 import { keysContract } from './keys-contract.js';
 import { ledgerContract } from './ledger-contract.js';
@@ -25,6 +26,7 @@ export function describeStoreContract(name: string, open: OpenStoreUnderTest): v
     keysContract(t);
     tokensContract(t);
     secretsContract(t);
+    certificatesContract(t);
     ledgerContract(t);
     transactionContract(t);
     concurrencyContract(t);

@@ -100,6 +100,8 @@ class SqliteStore implements Store {
   readonly usage;
   readonly budgets;
   readonly audit;
+  readonly certificates;
+  readonly leases;
   readonly #db: Kysely<Database>;
   readonly #raw: BetterSqlite3.Database;
   readonly #poller: ChangePoller;
@@ -116,6 +118,8 @@ class SqliteStore implements Store {
     this.usage = { ...repos.usage, insertMany: fastInsertUsage(db, raw, repos.usage.insertMany) };
     this.budgets = { ...repos.budgets, reserve: fastReserve(db, raw, repos.budgets.reserve) };
     this.audit = repos.audit;
+    this.certificates = repos.certificates;
+    this.leases = repos.leases;
     this.#db = db;
     this.#raw = raw;
     this.#poller = poller;

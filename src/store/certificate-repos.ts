@@ -1,0 +1,69 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { CertificateRecord } from '../domain/index.js';
+import type { CertificateRepo, LeaseRepo } from './ports.js';
+import type { Database, TlsCertificatesTable } from './schema.js';
+
+export function certificateRepo(db: Kysely<Database>): CertificateRepo {
+  return {
+    get: async (name) => {
+      const row = await db.selectFrom('tls_certificates').selectAll().where('name', '=', name).executeTakeFirst();
+      return row && toRecord(row);
+    },
+    list: async () => (await db.selectFrom('tls_certificates').selectAll().orderBy('name').execute()).map(toRecord),
+    async saveIssued(name, domains, issued, at) {
+      const values = {
+        domains: JSON.stringify(domains), cert_pem: issued.pem, serial: issued.serial, issuer: issued.issuer,
+        not_before: issued.notBefore, not_after: issued.notAfter, renew_at: issued.renewAt,
+        last_error: null, last_error_at: null, retry_at: null, renew_requested_at: null, updated_at: at,
+      };
+      await db.insertInto('tls_certificates').values({ name, ...values }).onConflict((oc) => oc.column('name').doUpdateSet(values)).execute();
+    },
+    async saveFailure(name, domains, failure) {
+      const values = { last_error: failure.message, last_error_at: failure.at, retry_at: failure.retryAt, renew_requested_at: null, updated_at: failure.at };
+      await db
+        .insertInto('tls_certificates')
+        .values({ name, domains: JSON.stringify(domains), ...values })
+        .onConflict((oc) => oc.column('name').doUpdateSet(values))
+        .execute();
+    },
+    async requestRenewal(name, at) {
+      let query = db.updateTable('tls_certificates').set({ renew_requested_at: at });
+      if (name !== undefined) query = query.where('name', '=', name);
+      return (await query.returning('name').execute()).map((r) => r.name).sort();
+    },
+  };
+}
+
+function toRecord(row: Selectable<TlsCertificatesTable>): CertificateRecord {
+  const num = (v: number | null): number => Number(v);
+  const issued = row.cert_pem === null ? undefined : {
+    pem: row.cert_pem, serial: row.serial ?? '', issuer: row.issuer ?? '',
+    notBefore: num(row.not_before), notAfter: num(row.not_after), renewAt: num(row.renew_at),
+  };
+  const lastError = row.last_error === null ? undefined : { message: row.last_error, at: num(row.last_error_at), retryAt: num(row.retry_at) };
+  return {
+    name: row.name, domains: JSON.parse(row.domains) as string[], issued, lastError,
+    renewRequestedAt: row.renew_requested_at === null ? undefined : num(row.renew_requested_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export function leaseRepo(db: Kysely<Database>): LeaseRepo {
+  return {
+    async acquire(name, holder, now, until) {
+      // One statement: the row is taken only where it is free, expired or already ours, so two
+      // processes racing for it cannot both win (the database serialises the upsert).
+      const r = await db
+        .insertInto('leases')
+        .values({ name, holder, expires_at: until })
+        .onConflict((oc) =>
+          oc.column('name').doUpdateSet({ holder, expires_at: until }).where((eb) => eb.or([eb('leases.expires_at', '<=', now), eb('leases.holder', '=', holder)])),
+        )
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    async release(name, holder) {
+      await db.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+    },
+  };
+}
