@@ -16,6 +16,8 @@ export interface Runtime {
   readonly config: Config;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly keySource: MasterKeySource;
+  /** The environment the settings were read from (DNS providers' credentials live there too). */
+  readonly env: NodeJS.ProcessEnv;
   readonly store: Store;
   readonly vault: Vault;
   readonly logger: Logger;
@@ -55,7 +57,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     sealedData ||= (await store.masterKeys.list()).length > 0;
     const vault = await Vault.open(store, () => keySource.load());
     await adoptAuditHead(store.audit, { mac: vault.auditHeadMac, next: vault.nextAuditHeadMac }, store.migrated?.includes(AUDIT_HEAD_MAC_MIGRATION) ?? false);
-    return { config, upstreams: resolveUpstreams(config), keySource, store, vault, logger, close: () => store.close() };
+    return { config, upstreams: resolveUpstreams(config), keySource, env, store, vault, logger, close: () => store.close() };
   } catch (err) {
     await store.close();
     throw err;
@@ -150,6 +152,6 @@ export async function servingServices(rt: Runtime): Promise<ServingServices> {
 async function openTls(rt: Runtime): Promise<TlsServing | undefined> {
   const { tlsEnabled, openCertificateSource, tlsServing } = await import('./tls/index.js');
   if (!tlsEnabled(rt.config.tls)) return undefined;
-  const source = await openCertificateSource(rt.config.tls, { logger: rt.logger, store: rt.store, vault: rt.vault, dataDir: rt.config.dataDir });
+  const source = await openCertificateSource(rt.config.tls, { logger: rt.logger, store: rt.store, vault: rt.vault, dataDir: rt.config.dataDir, env: rt.env });
   return source && tlsServing(rt.config.tls, source);
 }

@@ -40,11 +40,12 @@ export function registerMisc(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const { config, configFile } = loadConfig(overridesOf(g), process.env);
-      // The settings are well-formed; the certificate files must also be readable and match.
-      const problems = tlsProblems(config.tls);
+      // The settings are well-formed; certificate files must also be readable and match, ACME's CA file and DNS credentials be there.
+      const problems = await tlsProblems(config.tls, process.env);
       if (problems.length > 0) throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
       // URLs may carry a password (redis://:pw@host, postgres://u:pw@host): shown masked.
-      const shown = JSON.parse(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'string' ? maskUrlPassword(v) : v))) as unknown;
+      // The EAB HMAC key is a credential: shown masked too.
+      const shown = JSON.parse(JSON.stringify(config, (k, v: unknown) => (k === 'eabHmacKey' ? '***' : typeof v === 'string' ? maskUrlPassword(v) : v))) as unknown;
       output(g, { ok: true, configFile: configFile ?? null, config: shown }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);
     });
 }

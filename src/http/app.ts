@@ -87,7 +87,9 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   // Not ready while a dependency that refuses requests is down, so a load balancer routes elsewhere.
   app.get('/readyz', async (_request, reply) => {
     const [store, others] = await Promise.all([deps.store.ping().then(() => [], () => ['store']), deps.policies.unavailable()]);
-    const failing = [...store, ...others];
+    // In ACME mode: not ready while no valid certificate is served (a placeholder, or an expired one).
+    const tls = deps.tls?.source.ready?.() === false ? ['tls'] : [];
+    const failing = [...store, ...others, ...tls];
     if (failing.length === 0) return { status: 'ready' };
     return reply.code(503).send({ status: 'unavailable', failing });
   });

@@ -1,38 +1,67 @@
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.js';
+import type { Server } from 'node:http';
+import { TrustedProxies } from '../shared/index.js';
 import { whenIdle } from './listener.js';
+import { createPlainHttpServer } from './plain-http.js';
 
 export interface RunningServer {
   readonly url: string;
+  /** The plain-HTTP listener (HTTP-01 answers, redirects), when `httpPort` is set with TLS on. */
+  readonly httpUrl?: string;
   readonly app: FastifyInstance;
   /** Stops accepting and lets in-flight requests finish. The services stay open: their owner closes them after. */
   close(): Promise<void>;
 }
 
 /** Listens with services from the composition root (main.ts `servingServices`). */
-export async function startServer(deps: AppDeps, listen: { host: string; port: number }): Promise<RunningServer> {
+export async function startServer(deps: AppDeps, listen: { host: string; port: number; httpPort?: number | undefined }): Promise<RunningServer> {
   const state = { closing: false };
   const app = await buildApp(deps, state);
+  let plain: Server | undefined;
   try {
     await app.listen({ host: listen.host, port: listen.port });
+    if (deps.tls !== undefined && listen.httpPort !== undefined) {
+      plain = createPlainHttpServer(deps.tls, portOf(app.server, listen.port), deps.config.limits, { proxies: new TrustedProxies(deps.config.trustProxy), logger: deps.logger });
+      await listenOn(plain, listen.host, listen.httpPort);
+    }
   } catch (err) {
     await app.close();
+    plain?.close();
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : listen.port;
+  // Listeners up: an ACME order may now be answered (HTTP-01) and served.
+  deps.tls?.source.start?.();
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   let closing: Promise<void> | undefined;
   return {
-    url: `${deps.tls ? 'https' : 'http'}://${host}:${port}`,
+    url: `${deps.tls ? 'https' : 'http'}://${host}:${portOf(app.server, listen.port)}`,
+    ...(plain === undefined ? {} : { httpUrl: `http://${host}:${portOf(plain, listen.httpPort ?? 0)}` }),
     app,
     close: () =>
       (closing ??= (async () => {
         state.closing = true;
+        plain?.close();
+        plain?.closeAllConnections();
         const closed = app.close(); // stops accepting; new requests on open sockets get 503
         // In-flight requests finish; then every socket left is idle or abandoned, and is closed.
         void whenIdle(app.server).then(() => app.server.closeAllConnections());
         await closed;
       })()),
   };
+}
+
+function portOf(server: Server, fallback: number): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : fallback;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -32,6 +32,7 @@ export const ERROR_CATALOGUE = {
   conflicting_credentials: { status: 401, type: 'authentication_error' },
   user_disabled: { status: 403, type: 'permission_error' },
   forbidden: { status: 403, type: 'permission_error' },
+  https_required: { status: 403, type: 'permission_error' },
   model_not_allowed: { status: 403, type: 'permission_error' },
   endpoint_not_allowed: { status: 403, type: 'permission_error' },
   upstream_not_allowed: { status: 403, type: 'permission_error' },

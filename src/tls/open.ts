@@ -1,5 +1,8 @@
 import type { Config } from '../config/index.js';
-import { SoakpError, isSoakpError } from '../shared/index.js';
+import { isSoakpError } from '../shared/index.js';
+import { acmeCertificateSource } from './acme/managed.js';
+import { orderOptions } from './acme/settings.js';
+import type { AcmeStore } from './acme/stored.js';
 import { type LocalCaDeps, localCaSource } from './local-ca.js';
 import { fileCertificateSource, readCertificateFiles } from './files.js';
 import type { CertificateSource, TlsServing } from './source.js';
@@ -7,7 +10,7 @@ import type { CertificateSource, TlsServing } from './source.js';
 export type TlsSettings = Config['tls'];
 
 /** What a certificate source may need besides the settings. */
-export type TlsDeps = LocalCaDeps;
+export type TlsDeps = LocalCaDeps & { readonly store: AcmeStore; readonly env: NodeJS.ProcessEnv };
 
 /** True when the settings ask for HTTPS. */
 export function tlsEnabled(tls: TlsSettings): boolean {
@@ -19,7 +22,7 @@ export async function openCertificateSource(tls: TlsSettings, deps: TlsDeps): Pr
   if (tls.cert !== undefined && tls.key !== undefined) return fileCertificateSource({ cert: tls.cert, key: tls.key }, deps.logger);
   if (tls.mode === undefined) return undefined;
   if (tls.mode === 'local') return localCaSource(tls.names, deps);
-  throw new SoakpError('invalid_config', `tls.mode: ${tls.mode} is not available in this build.`);
+  return acmeCertificateSource(tls.acme, deps);
 }
 
 /** The listener's TLS settings around a source. */
@@ -32,11 +35,11 @@ export function tlsServing(tls: TlsSettings, source: CertificateSource): TlsServ
   };
 }
 
-/** Problems with the TLS settings that only reading the files shows (`soakp config check`). */
-export function tlsProblems(tls: TlsSettings): string[] {
-  if (tls.cert === undefined || tls.key === undefined) return [];
+/** Problems with the TLS settings that only reading files or the environment shows (`soakp config check`). */
+export async function tlsProblems(tls: TlsSettings, env: NodeJS.ProcessEnv): Promise<string[]> {
   try {
-    readCertificateFiles({ cert: tls.cert, key: tls.key });
+    if (tls.cert !== undefined && tls.key !== undefined) readCertificateFiles({ cert: tls.cert, key: tls.key });
+    if (tls.mode === 'acme') await orderOptions(tls.acme, env);
     return [];
   } catch (err) {
     if (isSoakpError(err)) return [`tls: ${err.message}`];

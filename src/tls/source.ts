@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 /** A certificate and its private key, PEM, as a TLS server takes them. */
 export interface CertificatePair {
   readonly cert: string;
@@ -19,6 +21,12 @@ export interface CertificateSource {
   current(): CertificatePair;
   onChange(listener: (pair: CertificatePair) => void): () => void;
   close(): void;
+  /** Begins background work (ordering a certificate) once the listeners are up. */
+  start?(): void;
+  /** False while no valid certificate is in use (ACME before its first order): /readyz answers 503. */
+  ready?(): boolean;
+  /** Answers ACME HTTP-01 challenges on the plain-HTTP listener; false for any other path. */
+  readonly http01?: { handle(req: IncomingMessage, res: ServerResponse): boolean };
 }
 
 /** What the listener needs to serve HTTPS. */

@@ -6,6 +6,8 @@ export interface ServeProcess {
   readonly child: ChildProcessWithoutNullStreams;
   /** Everything the server wrote so far (its logs). */
   output(): string;
+  /** Resolves with the first match of `re` in the output (what is there already, or what comes); rejects after `timeoutMs`. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
 }
@@ -31,6 +33,7 @@ export function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise
           url: m[1] as string,
           child,
           output: () => out,
+          waitFor: (re, timeoutMs = 30_000) => waitFor(child, () => out, re, timeoutMs),
           stop: () => {
             child.kill('SIGTERM');
             return exited;
@@ -44,5 +47,32 @@ export function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise
       clearTimeout(timer);
       reject(new Error(`soakp serve exited ${code}:\n${out}`));
     });
+  });
+}
+
+function waitFor(child: ChildProcessWithoutNullStreams, out: () => string, re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      const m = re.exec(out());
+      if (m) {
+        done();
+        resolve(m);
+      }
+      return m !== null;
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${re} not seen in the server's output within ${timeoutMs} ms:\n${out()}`));
+    }, timeoutMs);
+    // Listeners added after the helper's own one: the output is complete when they run.
+    const onData = (): void => void check();
+    function done(): void {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.stderr.off('data', onData);
+    }
+    if (check()) return;
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
   });
 }

@@ -8,4 +8,6 @@ export interface DnsProvider {
   readonly name: string;
   present(fqdn: string, value: string): Promise<void>;
   cleanup(fqdn: string, value: string): Promise<void>;
+  /** Checks credentials that cannot be checked synchronously; SoakpError('invalid_config') when missing. */
+  check?(): Promise<void>;
 }

@@ -1,0 +1,175 @@
+import { type CertificateRecord, certificateName } from '../../domain/index.js';
+import type { Logger } from '../../shared/index.js';
+import type { CertificatePair } from '../source.js';
+import type { ObtainedCertificate } from './obtain.js';
+import type { AcmeSettings } from './settings.js';
+import type { AcmeStore, Stored } from './stored.js';
+
+const DAY = 86_400_000;
+/** How long one renewal may hold the lease; a crashed holder's lease frees itself after this. */
+const LEASE_MS = 10 * 60_000;
+/** While another instance holds the lease: look again this often (its result arrives by the store's signal first). */
+const RECHECK_MS = 60_000;
+/** Renewal failures turn from warnings into errors this close to expiry. */
+const LOUD_BEFORE = 7 * DAY;
+const MAX_DELAY = 2 ** 31 - 1;
+
+export interface RenewalDeps {
+  readonly store: AcmeStore;
+  readonly logger: Logger;
+  readonly settings: AcmeSettings;
+  readonly domains: readonly string[];
+  readonly holder: string;
+  readonly now: () => number;
+  readonly random: () => number;
+  obtain(): Promise<ObtainedCertificate>;
+  load(): Promise<Stored>;
+  save(got: ObtainedCertificate): Promise<CertificatePair>;
+  current(): { readonly pair: CertificatePair; readonly real: boolean };
+  swap(pair: CertificatePair): void;
+}
+
+/**
+ * When to order: at once without a certificate or when `soakp tls renew` asked, when a third of
+ * the lifetime is left, or after a failure at its retry time (doubling, with jitter). One instance
+ * orders at a time (a lease in the store); the others take the result from the store's change signal.
+ */
+export class Renewal {
+  readonly #deps: RenewalDeps;
+  readonly #lease: string;
+  #record: CertificateRecord | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #running = false;
+  #again = false;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(deps: RenewalDeps, record: CertificateRecord | undefined) {
+    this.#deps = deps;
+    this.#record = record;
+    this.#lease = `acme:${certificateName(deps.domains)}`;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#deps.store.onChange(() => void this.#run(false));
+    // Without a certificate, try at once even if an earlier start's retry time lies ahead.
+    this.#schedule(this.#deps.current().real ? this.#due() : this.#deps.now());
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#unsubscribe?.();
+  }
+
+  /** When the next order is due, from the record and what is served. */
+  #due(): number {
+    const record = this.#record;
+    const { real } = this.#deps.current();
+    if (record?.renewRequestedAt !== undefined) return this.#deps.now();
+    if (record?.lastError !== undefined) return record.lastError.retryAt;
+    if (!real || record?.issued === undefined) return this.#deps.now();
+    return record.issued.renewAt;
+  }
+
+  #schedule(at: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    const delay = Math.max(0, at - this.#deps.now());
+    this.#timer = setTimeout(() => void this.#run(delay <= MAX_DELAY), Math.min(delay, MAX_DELAY));
+    this.#timer.unref();
+  }
+
+  /** Takes up what the store holds (another instance's certificate, a renewal request), then orders if due. */
+  async #run(timed: boolean): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    try {
+      await this.#adopt();
+      if (timed || this.#due() <= this.#deps.now()) await this.#renewUnderLease();
+    } catch (err) {
+      if (this.#stopped) return;
+      this.#deps.logger.error({ reason: (err as Error).message }, 'TLS certificate renewal could not run (store); trying again');
+      this.#schedule(this.#deps.now() + this.#deps.settings.retryMin);
+      return;
+    } finally {
+      this.#running = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      return this.#run(false);
+    }
+    this.#schedule(this.#due());
+  }
+
+  async #adopt(): Promise<void> {
+    const record = await this.#deps.store.certificates.get(certificateName(this.#deps.domains));
+    this.#record = record;
+    const { pair, real } = this.#deps.current();
+    if (record?.issued === undefined || (real && record.issued.serial === pair.serial)) return;
+    if (real && record.issued.notAfter < pair.notAfter.getTime()) return;
+    if (record.issued.notAfter <= this.#deps.now()) return;
+    const stored = await this.#deps.load();
+    if (stored.pair === undefined) return;
+    this.#record = stored.record;
+    this.#deps.swap(stored.pair);
+    this.#deps.logger.info({ serial: stored.pair.serial, notAfter: stored.pair.notAfter.toISOString() }, 'TLS certificate taken up from the store');
+  }
+
+  async #renewUnderLease(): Promise<void> {
+    const { store, holder, now } = this.#deps;
+    if (!(await store.leases.acquire(this.#lease, holder, now(), now() + LEASE_MS))) {
+      this.#deps.logger.debug('Another instance holds the renewal lease');
+      this.#schedule(now() + RECHECK_MS);
+      return;
+    }
+    try {
+      await this.#adopt(); // another instance may have finished just before the lease was ours
+      if (this.#due() > now()) return;
+      await this.#order();
+    } finally {
+      await store.leases.release(this.#lease, holder);
+    }
+  }
+
+  async #order(): Promise<void> {
+    const { store, settings, domains, now, logger } = this.#deps;
+    const name = certificateName(domains);
+    logger.info({ domains }, 'Ordering a TLS certificate from the ACME CA');
+    try {
+      const got = await this.#deps.obtain();
+      // Stopped meanwhile (shutdown): the store may be closed; the next start orders again.
+      if (this.#stopped) return;
+      const pair = await this.#deps.save(got);
+      this.#failures = 0;
+      this.#record = await store.certificates.get(name);
+      this.#deps.swap(pair);
+      logger.info({ serial: pair.serial, notAfter: pair.notAfter.toISOString(), renewAt: new Date(this.#record?.issued?.renewAt ?? 0).toISOString() }, 'TLS certificate obtained');
+      for (const warning of got.warnings) logger.warn({ reason: warning }, 'ACME clean-up failed');
+    } catch (err) {
+      if (this.#stopped) return;
+      this.#failures += 1;
+      const base = Math.min(settings.retryMax, settings.retryMin * 2 ** (this.#failures - 1));
+      const retryAt = now() + Math.round(base / 2 + (this.#deps.random() * base) / 2); // equal jitter: instances spread out
+      const message = (err as Error).message;
+      await store.certificates.saveFailure(name, domains, { message, at: now(), retryAt });
+      this.#record = await store.certificates.get(name);
+      this.#logFailure(message, retryAt);
+    }
+  }
+
+  #logFailure(reason: string, retryAt: number): void {
+    const { pair, real } = this.#deps.current();
+    const retry = new Date(retryAt).toISOString();
+    const left = pair.notAfter.getTime() - this.#deps.now();
+    const log = this.#deps.logger;
+    if (!real) log.error({ reason, retryAt: retry }, 'No TLS certificate could be obtained: HTTPS serves a placeholder and /readyz answers 503 (docs/tls.md, "When renewal fails")');
+    else if (left <= 0) log.error({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, 'The TLS certificate has EXPIRED and could not be renewed: clients refuse it');
+    else if (left < LOUD_BEFORE) log.error({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, `The TLS certificate expires in ${Math.ceil(left / DAY)} day(s) and could not be renewed`);
+    else log.warn({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, 'TLS certificate renewal failed; the current certificate stays in use');
+  }
+}
