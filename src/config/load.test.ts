@@ -506,3 +506,36 @@ describe('tls settings', () => {
     expect(() => loadConfig({ config: path }, {})).toThrow(/tls\.minVersion: must be one of: 1\.2, 1\.3[\s\S]*tls\.hsts: must be a duration/);
   });
 });
+
+describe('acme settings', () => {
+  it('reads flags over the environment over the file, lists comma-separated or repeated', () => {
+    const env = { SOAKP_TLS: 'acme', SOAKP_ACME_DOMAIN: 'a.test, b.test', SOAKP_ACME_EMAIL: 'env@x.test', SOAKP_HTTP_PORT: '8080', SOAKP_ACME_EAB_KID: 'kid', SOAKP_ACME_EAB_HMAC_KEY: 'hmac', SOAKP_ACME_STAGING: 'yes' };
+    const { config } = loadConfig({ acmeEmail: 'flag@x.test' }, env);
+    expect(config.httpPort).toBe(8080);
+    expect(config.tls.acme).toMatchObject({ domains: ['a.test', 'b.test'], email: 'flag@x.test', eabKid: 'kid', eabHmacKey: 'hmac', staging: true, challenge: 'http-01' });
+    const dns = loadConfig({ tls: 'acme', acmeDomain: ['*.c.test', 'c.test'], acmeChallenge: 'dns-01', acmeDns: 'exec', acmeDnsExec: '/hook' }, {}).config.tls.acme;
+    expect(dns).toMatchObject({ domains: ['*.c.test', 'c.test'], challenge: 'dns-01', dns: 'exec', dnsExec: '/hook' });
+  });
+
+  it('keeps the config file section and fills it in', () => {
+    const path = file('acme.yaml', 'httpPort: 80\ntls:\n  mode: acme\n  acme:\n    domains: [x.test]\n    propagation:\n      resolvers: ["127.0.0.1:53"]\n      delay: 30s\n');
+    const { tls } = loadConfig({ config: path, acmeDirectory: 'https://ca.test/dir' }, {}).config;
+    expect(tls.acme).toMatchObject({ domains: ['x.test'], directory: 'https://ca.test/dir', propagation: { resolvers: ['127.0.0.1:53'], delay: 30_000, timeout: 120_000 }, retryMin: 60_000, retryMax: 3_600_000 });
+  });
+
+  it.each([
+    [{ tls: 'acme', httpPort: '80' }, {}, /ACME needs at least one domain name \(--acme-domain\)/],
+    [{ tls: 'acme', acmeDomain: ['*.a.test'], httpPort: '80' }, {}, /\*\.a\.test: a wildcard name can only be validated with dns-01/],
+    [{ tls: 'acme', acmeDomain: ['a.test'] }, {}, /http-01 needs httpPort \(--http-port\)/],
+    [{ tls: 'acme', acmeDomain: ['a.test'], acmeChallenge: 'dns-01' }, {}, /dns-01 needs a DNS provider/],
+    [{ tls: 'acme', acmeDomain: ['a.test'], acmeChallenge: 'dns-01', acmeDns: 'cloudflare', acmeDnsExec: '/x' }, {}, /dnsExec: only with the exec DNS provider/],
+    [{ tls: 'acme', acmeDomain: ['a.test'], httpPort: '80', acmeEabKid: 'k' }, {}, /External Account Binding needs both/],
+    [{ acmeDomain: ['a.test'] }, {}, /ACME settings are given but tls\.mode is not set/],
+    [{ httpPort: '8080' }, {}, /httpPort: only with TLS on/],
+    [{ tls: 'local', httpPort: '3000' }, {}, /httpPort: must differ from port/],
+    [{ tls: 'acme', acmeDomain: ['a.test'], acmeChallenge: 'tls-alpn-01' }, {}, /tls\.acme\.challenge: must be one of: http-01, dns-01 \(from [^)]*--acme-challenge\)/],
+    [{}, { SOAKP_TLS: 'acme', SOAKP_ACME_DOMAIN: 'a.test', SOAKP_HTTP_PORT: '80', SOAKP_ACME_STAGING: 'maybe' }, /tls\.acme\.staging: must be true or false \(from [^)]*SOAKP_ACME_STAGING/],
+  ])('refuses %j %j', (flags, env, message) => {
+    expect(() => loadConfig(flags as Overrides, env)).toThrow(message);
+  });
+});

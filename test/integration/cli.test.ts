@@ -188,6 +188,17 @@ describe('the soakp command, end to end in a temporary data directory', () => {
     expect(r.stdout).toContain('redis://:***@127.0.0.1:6379');
   });
 
+  it('masks the ACME EAB HMAC key, and checks ACME settings that only the environment and files show', async () => {
+    const acme = { ...env, SOAKP_TLS: 'acme', SOAKP_ACME_DOMAIN: 'a.example.com', SOAKP_HTTP_PORT: '8080', SOAKP_ACME_EAB_KID: 'kid-1', SOAKP_ACME_EAB_HMAC_KEY: 'hmac-hunter2secret' };
+    const r = await runCli(['config', 'check', '--json'], acme);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('hunter2secret');
+    expect(JSON.parse(r.stdout).config.tls.acme).toMatchObject({ eabKid: 'kid-1', eabHmacKey: '***' });
+    const dns = await runCli(['config', 'check'], { ...acme, SOAKP_ACME_CHALLENGE: 'dns-01', SOAKP_ACME_DNS: 'digitalocean', SOAKP_HTTP_PORT: '' });
+    expect(dns.code).toBe(2);
+    expect(dns.stderr).toMatch(/ACME DNS provider digitalocean needs DO_AUTH_TOKEN/);
+  });
+
   it('keeps working on a copy of the data directory (a backup restores)', async () => {
     json(await runCli(['user', 'add', 'a@example.com', '--key', canaryKey(), '--json'], env));
     const copy = tempDir();
