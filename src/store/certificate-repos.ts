@@ -31,6 +31,18 @@ export function certificateRepo(db: Kysely<Database>): CertificateRepo {
       if (name !== undefined) query = query.where('name', '=', name);
       return (await query.returning('name').execute()).map((r) => r.name).sort();
     },
+    async putChallenge(token, keyAuthorization, expiresAt) {
+      const values = { key_authorization: keyAuthorization, expires_at: expiresAt };
+      await db.insertInto('acme_challenges').values({ token, ...values }).onConflict((oc) => oc.column('token').doUpdateSet(values)).execute();
+    },
+    async challenge(token, now) {
+      const row = await db.selectFrom('acme_challenges').select('key_authorization').where('token', '=', token).where('expires_at', '>', now).executeTakeFirst();
+      return row?.key_authorization;
+    },
+    async deleteChallenge(token) {
+      // Expired answers of orders that never cleaned up (a crash) go with it.
+      await db.deleteFrom('acme_challenges').where((eb) => eb.or([eb('token', '=', token), eb('expires_at', '<=', Date.now())])).execute();
+    },
   };
 }
 

@@ -144,6 +144,13 @@ function migrations(binary: string): Record<string, Migration> {
           .addColumn('renew_requested_at', 'bigint')
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .execute();
+        // Pending HTTP-01 answers: the CA may ask any instance behind the load balancer.
+        await db.schema
+          .createTable('acme_challenges')
+          .addColumn('token', 'text', (c) => c.primaryKey())
+          .addColumn('key_authorization', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
         await db.schema
           .createTable('leases')
           .addColumn('name', 'text', (c) => c.primaryKey())

@@ -70,6 +70,11 @@ export interface CertificateRepo {
   saveFailure(name: string, domains: readonly string[], failure: { message: string; at: number; retryAt: number }): Promise<void>;
   /** MUST mark the named record (every record when undefined) for renewal now; returns the names marked. */
   requestRenewal(name: string | undefined, at: number): Promise<string[]>;
+  /** A pending ACME HTTP-01 answer, for whichever instance the CA reaches; MUST replace one of the same token. */
+  putChallenge(token: string, keyAuthorization: string, expiresAt: number): Promise<void>;
+  /** MUST return undefined for an unknown, deleted or expired (at `now`) token. */
+  challenge(token: string, now: number): Promise<string | undefined>;
+  deleteChallenge(token: string): Promise<void>;
 }
 
 /** Named leases: at most one holder at a time, until it lets go or its lease runs out. */

@@ -121,4 +121,5 @@ export interface Database {
   audit_head: { id: number; seq: number; hash: string; mac: Generated<string> };
   tls_certificates: TlsCertificatesTable;
   leases: LeasesTable;
+  acme_challenges: { token: string; key_authorization: string; expires_at: number };
 }

@@ -86,3 +86,18 @@ export function certificatesContract(t: ContractContext): void {
     });
   });
 }
+
+export function challengesContract(t: ContractContext): void {
+  describe('ACME challenges', () => {
+    it('keeps an answer until it is deleted or expires; a second put replaces it', async () => {
+      await t.store.certificates.putChallenge('tok', 'tok.one', 1_000);
+      expect(await t.store.certificates.challenge('tok', 999)).toBe('tok.one');
+      expect(await t.store.certificates.challenge('tok', 1_000)).toBeUndefined();
+      await t.store.certificates.putChallenge('tok', 'tok.two', 2_000);
+      expect(await t.store.certificates.challenge('tok', 1_500)).toBe('tok.two');
+      await t.store.certificates.deleteChallenge('tok');
+      expect(await t.store.certificates.challenge('tok', 1_500)).toBeUndefined();
+      expect(await t.store.certificates.challenge('never', 0)).toBeUndefined();
+    });
+  });
+}

@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { certificatesContract } from './certificates-contract.js';
+import { certificatesContract, challengesContract } from './certificates-contract.js';
 import { freshStorePerTest, type OpenStoreUnderTest } from './fixtures.js';
 import { keysContract } from './keys-contract.js';
 import { ledgerContract } from './ledger-contract.js';
@@ -27,6 +27,7 @@ export function describeStoreContract(name: string, open: OpenStoreUnderTest): v
     tokensContract(t);
     secretsContract(t);
     certificatesContract(t);
+    challengesContract(t);
     ledgerContract(t);
     transactionContract(t);
     concurrencyContract(t);

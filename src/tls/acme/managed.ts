@@ -28,7 +28,7 @@ export interface AcmeDeps {
  * throw before anything starts; a CA that does not answer is only logged (renewal retries).
  */
 export async function acmeCertificateSource(settings: AcmeSettings, deps: AcmeDeps): Promise<CertificateSource> {
-  const order = await orderOptions(settings, deps.env);
+  const order = await orderOptions(settings, deps.env, deps.store.certificates);
   const now = deps.now ?? Date.now;
   const domains = settings.domains;
   const accountKeyPem = await accountKey(deps.store, deps.vault, order.directoryUrl);

@@ -70,6 +70,6 @@ describe('Http01Solver', () => {
     solver.remove('tok-EN_1');
     expect(solver.size).toBe(0);
     expect(await serve(solver, '/.well-known/acme-challenge/tok-EN_1')).toMatchObject({ status: 404 });
-    expect(() => solver.add('../etc', 'x')).toThrow(/base64url/);
+    await expect(solver.add('../etc', 'x')).rejects.toThrow(/base64url/);
   });
 });

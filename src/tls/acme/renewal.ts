@@ -154,9 +154,10 @@ export class Renewal {
       if (this.#stopped) return;
       this.#failures += 1;
       const base = Math.min(settings.retryMax, settings.retryMin * 2 ** (this.#failures - 1));
-      const retryAt = now() + Math.round(base / 2 + (this.#deps.random() * base) / 2); // equal jitter: instances spread out
+      const at = now();
+      const retryAt = at + Math.round(base / 2 + (this.#deps.random() * base) / 2); // equal jitter: instances spread out
       const message = (err as Error).message;
-      await store.certificates.saveFailure(name, domains, { message, at: now(), retryAt });
+      await store.certificates.saveFailure(name, domains, { message, at, retryAt });
       this.#record = await store.certificates.get(name);
       this.#logFailure(message, retryAt);
     }

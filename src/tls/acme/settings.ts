@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/index.js';
 import { SoakpError } from '../../shared/index.js';
 import { createDnsProvider } from './dns/create.js';
-import { Http01Solver } from './http01.js';
+import { Http01Solver, type SharedChallenges } from './http01.js';
 import { type ObtainOptions, validateObtainOptions } from './options.js';
 import { trustCaFor } from './trust.js';
 
@@ -12,7 +12,7 @@ export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
 /** Everything an order needs but the account key, checked now: SoakpError('invalid_config') before anything starts. */
-export async function orderOptions(settings: AcmeSettings, env: NodeJS.ProcessEnv): Promise<ObtainOptions & { readonly http01: Http01Solver }> {
+export async function orderOptions(settings: AcmeSettings, env: NodeJS.ProcessEnv, shared?: SharedChallenges): Promise<ObtainOptions & { readonly http01: Http01Solver }> {
   const directoryUrl = settings.directory ?? (settings.staging ? LETS_ENCRYPT_STAGING : LETS_ENCRYPT);
   let caPem: string | undefined;
   if (settings.caFile !== undefined) {
@@ -33,7 +33,7 @@ export async function orderOptions(settings: AcmeSettings, env: NodeJS.ProcessEn
     ...(settings.eabKid === undefined || settings.eabHmacKey === undefined ? {} : { externalAccountBinding: { kid: settings.eabKid, hmacKey: settings.eabHmacKey } }),
     domains: settings.domains,
     challenge: settings.challenge,
-    http01: new Http01Solver(),
+    http01: new Http01Solver(shared),
     ...(dns === undefined ? {} : { dns }),
     propagation: {
       ...(propagation.resolvers.length > 0 ? { resolvers: propagation.resolvers } : {}),
