@@ -19,7 +19,7 @@ import { registerVault } from './vault.js';
  */
 const EXIT: Partial<Record<ErrorCode, number>> = {
   invalid_request: 2, invalid_config: 2, invalid_email: 2, invalid_key: 2, invalid_duration: 2,
-  user_not_found: 3, token_not_found: 3, upstream_not_found: 3, key_not_found: 3,
+  not_found: 3, user_not_found: 3, token_not_found: 3, upstream_not_found: 3, key_not_found: 3,
   user_exists: 4, conflict: 4,
   master_key_mismatch: 5, master_key_missing: 5, store_corrupt: 5, decrypt_failed: 5,
 };

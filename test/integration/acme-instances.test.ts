@@ -108,6 +108,8 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(status).toMatchObject({ name: 'fails.test', lastError: expect.stringMatching(/404/), nextRenewal: expect.stringMatching(/^retry 20/) });
     const human = await runCli(['tls', 'status'], env);
     expect(human.stdout).toMatch(/fails\.test\n {2}issuer: {7}\(none yet\)[\s\S]*last error: {3}/);
+    const unknown = await runCli(['tls', 'renew', 'other.test'], env);
+    expect([unknown.code, unknown.stderr]).toEqual([3, expect.stringMatching(/No ACME certificate is for other\.test/)]);
   });
 
   const badKey = randomMasterKey();
