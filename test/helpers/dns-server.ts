@@ -1,10 +1,12 @@
 import { type Socket, createSocket } from 'node:dgram';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nameRdata, readQuestion, reply, txtRdata } from './dns-wire.js';
 
 /**
  * A tiny authoritative DNS server on 127.0.0.1 (UDP) for ACME tests: every name has A 127.0.0.1
- * (so Pebble dials the test's HTTP-01 server), no AAAA, and the TXT records set through
+ * (so Pebble dials the test's HTTP-01 server, and a name server found by NS is this one), no
+ * AAAA, the NS and CNAME records set with `setNs` and `setCname`, and the TXT records set through
  * `setTxt` or its HTTP control endpoint (`POST /present` and `/cleanup`, JSON `{fqdn, value}`,
  * for a DNS hook running as a separate process). RFC 1035 §4.1 messages, one question each.
  */
@@ -16,15 +18,31 @@ export interface TestDns {
   setTxt(name: string, value: string): void;
   removeTxt(name: string, value: string): void;
   txt(name: string): string[];
+  /** `zone` is served by the name servers `hosts`. */
+  setNs(zone: string, hosts: readonly string[]): void;
+  /** A CNAME at `name`, given to CNAME queries only (enough for a client that follows it itself). */
+  setCname(name: string, target: string): void;
+  /** Every question asked so far, as `TYPE name` (`NS example.test`). */
+  readonly queries: readonly string[];
   close(): Promise<void>;
 }
 
-const TYPE_A = 1;
-const TYPE_TXT = 16;
+export interface TestDnsOptions {
+  /**
+   * What the n-th TXT query (from 1) for `name` gets, given its records: default, the records.
+   * Lets a test play several servers behind the one address, each seeing some queries.
+   */
+  readonly answerTxt?: (name: string, n: number, records: string[]) => string[];
+}
+
 const key = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
-export async function startTestDns(): Promise<TestDns> {
+export async function startTestDns(options: TestDnsOptions = {}): Promise<TestDns> {
   const records = new Map<string, string[]>();
+  const ns = new Map<string, readonly string[]>();
+  const cnames = new Map<string, string>();
+  const queries: string[] = [];
+  const txtQueries = new Map<string, number>();
   const setTxt = (name: string, value: string): void => {
     const values = records.get(key(name)) ?? [];
     if (!values.includes(value)) values.push(value);
@@ -37,9 +55,22 @@ export async function startTestDns(): Promise<TestDns> {
   };
 
   const udp: Socket = createSocket('udp4');
+  const answer = (name: string, type: string): Buffer[] => {
+    if (type === 'A') return [Buffer.from([127, 0, 0, 1])];
+    if (type === 'NS') return (ns.get(key(name)) ?? []).map(nameRdata);
+    const cname = cnames.get(key(name));
+    if (type === 'CNAME') return cname === undefined ? [] : [nameRdata(cname)];
+    if (type !== 'TXT') return [];
+    const n = (txtQueries.get(key(name)) ?? 0) + 1;
+    txtQueries.set(key(name), n);
+    const values = [...(records.get(key(name)) ?? [])];
+    return (options.answerTxt?.(key(name), n, values) ?? values).map(txtRdata);
+  };
   udp.on('message', (msg, peer) => {
-    const answer = respond(msg, (name) => records.get(key(name)) ?? []);
-    if (answer !== undefined) udp.send(answer, peer.port, peer.address);
+    const question = readQuestion(msg);
+    if (question === undefined) return;
+    queries.push(`${question.type} ${key(question.name)}`);
+    udp.send(reply(msg, question, answer(question.name, question.type)), peer.port, peer.address);
   });
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
 
@@ -66,46 +97,12 @@ export async function startTestDns(): Promise<TestDns> {
     setTxt,
     removeTxt,
     txt: (name) => [...(records.get(key(name)) ?? [])],
+    setNs: (zone, hosts) => void ns.set(key(zone), [...hosts]),
+    setCname: (name, target) => void cnames.set(key(name), target),
+    queries,
     close: async () => {
       control.closeAllConnections();
       await Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), new Promise<void>((resolve) => control.close(() => resolve()))]);
     },
   };
-}
-
-/** The answer to one query, or undefined for a message that is not a query we can read. */
-function respond(query: Buffer, txtOf: (name: string) => string[]): Buffer | undefined {
-  if (query.length < 12 || (query.readUInt16BE(2) & 0x8000) !== 0 || query.readUInt16BE(4) !== 1) return undefined;
-  const labels: string[] = [];
-  let at = 12;
-  while (at < query.length && query[at] !== 0) {
-    const length = query[at]!;
-    labels.push(query.toString('latin1', at + 1, at + 1 + length));
-    at += 1 + length;
-  }
-  const questionEnd = at + 5; // the root label, QTYPE, QCLASS
-  if (questionEnd > query.length) return undefined;
-  const qtype = query.readUInt16BE(at + 1);
-  const name = labels.join('.');
-  const rdatas: Buffer[] =
-    qtype === TYPE_A
-      ? [Buffer.from([127, 0, 0, 1])]
-      : qtype === TYPE_TXT
-        ? txtOf(name).map((value) => Buffer.concat([Buffer.from([value.length]), Buffer.from(value, 'latin1')]))
-        : [];
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(query.readUInt16BE(0), 0); // ID
-  header.writeUInt16BE(0x8400 | (query.readUInt16BE(2) & 0x0100), 2); // QR, AA, the query's RD; NOERROR
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(rdatas.length, 6);
-  const answers = rdatas.map((rdata) => {
-    const rr = Buffer.alloc(12);
-    rr.writeUInt16BE(0xc00c, 0); // a pointer to the question's name
-    rr.writeUInt16BE(qtype, 2);
-    rr.writeUInt16BE(1, 4); // IN
-    rr.writeUInt32BE(0, 6); // TTL 0: tests change records at once
-    rr.writeUInt16BE(rdata.length, 10);
-    return Buffer.concat([rr, rdata]);
-  });
-  return Buffer.concat([header, query.subarray(12, questionEnd), ...answers]);
 }

@@ -129,6 +129,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
           "import { appendFileSync } from 'node:fs';",
           'const [action, fqdn, value] = process.argv.slice(2);',
           'appendFileSync(process.env.HOOK_LOG, `${action} ${fqdn} ${value}\\n`);',
+          'if (process.env.HOOK_NOOP === action) process.exit(0);',
           "if (process.env.HOOK_FAIL === action) { process.stderr.write('lots of noise\\n'.repeat(100) + 'zone example.test is locked\\n'); process.exit(3); }",
           "const res = await fetch(`${process.env.DNS_CONTROL}/${action}`, { method: 'POST', body: JSON.stringify({ fqdn, value }) });",
           'process.exit(res.ok ? 0 : 1);',
@@ -182,10 +183,38 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
       ]);
     });
 
-    it('a record that never shows at the resolver times out, bounded, and is removed', async () => {
+    it('an order the CA fails keeps the cleanup that failed too: in the message and as cleanupWarnings', async () => {
+      writeFileSync(log, '');
+      // The hook publishes nothing, so Pebble finds no TXT record; then it cannot remove it either.
+      const failed = obtainCertificate({
+        ...base(),
+        domains: ['void.example.test'],
+        challenge: 'dns-01',
+        dns: execProvider({ command: hook, env: hookEnv({ HOOK_NOOP: 'present', HOOK_FAIL: 'cleanup' }) }),
+        propagation: { delayMs: 0 },
+      });
+      const record = '_acme-challenge\\.void\\.example\\.test\\.';
+      const warning = `exec: removing the TXT record of ${record} failed: DNS hook cleanup for ${record} exited with 3: .*zone example\\.test is locked`;
+      await expect(failed).rejects.toMatchObject({
+        name: 'AcmeError',
+        code: 'acme_order_failed',
+        message: expect.stringMatching(new RegExp(`^ACME order for void\\.example\\.test failed: No TXT records found for DNS challenge; also: ${warning}$`, 's')),
+        cleanupWarnings: [expect.stringMatching(new RegExp(`^${warning}$`, 's'))],
+      });
+      expect(readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([
+        'present _acme-challenge.void.example.test.',
+        'cleanup _acme-challenge.void.example.test.',
+      ]);
+    });
+
+    it('a record that never shows at the resolver times out, bounded, and is removed (or said not to be)', async () => {
       writeFileSync(log, '');
       const cleaned: string[] = [];
-      const silent = { name: 'silent', present: async () => undefined, cleanup: async (fqdn: string) => void cleaned.push(fqdn) };
+      const cleanup = async (fqdn: string): Promise<void> => {
+        cleaned.push(fqdn);
+        throw new Error('API down');
+      };
+      const silent = { name: 'silent', present: async () => undefined, cleanup };
       const started = Date.now();
       const failed = obtainCertificate({
         ...base(),
@@ -194,7 +223,11 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
         dns: silent,
         propagation: { resolvers: [dns.address], timeoutMs: 300, intervalMs: 25 },
       });
-      await expect(failed).rejects.toMatchObject({ code: 'acme_dns_propagation_timeout', message: expect.stringContaining('_acme-challenge.slow.example.test.') });
+      await expect(failed).rejects.toMatchObject({
+        code: 'acme_dns_propagation_timeout',
+        message: expect.stringMatching(/^TXT record for _acme-challenge\.slow\.example\.test\. not seen .*; also: silent: removing the TXT record of _acme-challenge\.slow\.example\.test\. failed: API down$/),
+        cleanupWarnings: ['silent: removing the TXT record of _acme-challenge.slow.example.test. failed: API down'],
+      });
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(cleaned).toEqual(['_acme-challenge.slow.example.test.']);
     });

@@ -13,9 +13,23 @@ export type AcmeErrorCode =
 export class AcmeError extends Error {
   override readonly name = 'AcmeError';
   readonly code: AcmeErrorCode;
+  /** Clean-up steps that also failed (a TXT record left behind): the operator removes it by hand. */
+  readonly cleanupWarnings: readonly string[];
 
-  constructor(code: AcmeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: AcmeErrorCode, message: string, options?: { cause?: unknown; cleanupWarnings?: readonly string[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.cleanupWarnings = options?.cleanupWarnings ?? [];
   }
+}
+
+/**
+ * The error a failed order rejects with: `err` as an AcmeError (an order failure unless it is
+ * one already), carrying the clean-up failures too, which would be lost otherwise.
+ */
+export function orderFailure(err: unknown, domains: readonly string[], cleanupWarnings: readonly string[]): AcmeError {
+  if (err instanceof AcmeError && cleanupWarnings.length === 0) return err;
+  const [code, message] = err instanceof AcmeError ? [err.code, err.message] : (['acme_order_failed', `ACME order for ${domains.join(', ')} failed: ${(err as Error).message}`] as const);
+  const also = cleanupWarnings.length === 0 ? '' : `; also: ${cleanupWarnings.join('; ')}`;
+  return new AcmeError(code, `${message}${also}`, { cause: err, cleanupWarnings: [...cleanupWarnings] });
 }

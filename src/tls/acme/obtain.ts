@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import acme from 'acme-client';
 import { waitForTxt } from './dns/propagation.js';
-import { AcmeError } from './errors.js';
+import { orderFailure } from './errors.js';
 import { type ObtainOptions, validateObtainOptions } from './options.js';
 import { trustCaFor } from './trust.js';
 
@@ -17,7 +17,10 @@ export interface ObtainedCertificate {
   /** The account key used: the caller's, or a new one (`accountKeyCreated`) for the caller to store sealed. */
   readonly accountKeyPem: string;
   readonly accountKeyCreated: boolean;
-  /** Clean-up steps that failed after the order (a TXT record left behind): worth a log line, not a failure. */
+  /**
+   * Clean-up steps that failed after the order (a TXT record left behind): worth a log line, not
+   * a failure. A failed order's AcmeError carries them as `cleanupWarnings`.
+   */
   readonly warnings: readonly string[];
 }
 
@@ -25,7 +28,8 @@ export interface ObtainedCertificate {
  * Orders a certificate for `options.domains` and waits for it. A renewal is another order with
  * the same account key. Bad options are refused before any network call (SoakpError
  * invalid_config); a failed order rejects with an AcmeError. Every challenge published — an
- * HTTP-01 token, a DNS-01 TXT record — is taken away again, whether the order succeeded or not.
+ * HTTP-01 token, a DNS-01 TXT record — is taken away again, whether the order succeeded or not;
+ * a removal that fails is reported (`warnings`, or the error's `cleanupWarnings`), never lost.
  */
 export async function obtainCertificate(options: ObtainOptions): Promise<ObtainedCertificate> {
   validateObtainOptions(options);
@@ -57,8 +61,8 @@ export async function obtainCertificate(options: ObtainOptions): Promise<Obtaine
       challengeRemoveFn,
     });
   } catch (err) {
-    if (err instanceof AcmeError) throw err;
-    throw new AcmeError('acme_order_failed', `ACME order for ${options.domains.join(', ')} failed: ${(err as Error).message}`, { cause: err });
+    // acme-client has run every challengeRemoveFn by now: `warnings` holds all clean-up failures.
+    throw orderFailure(err, options.domains, warnings);
   }
   const leaf = new X509Certificate(chainPem);
   return {
