@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PeerCertificate, connect } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -80,8 +80,11 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(((await res.body.json()) as { object: string }).object).toBe('chat.completion');
     const cert = await peer(server.url, pebble.rootPem);
     expect(cert.subjectaltname).toBe(`DNS:${NAME}`);
-    // The key of the certificate and of the ACME account never reach the log.
+    // The key of the certificate and of the ACME account never reach the log, nor the database in clear.
     expect(server.output()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+    const files = readdirSync(join(temp.dir, 'data')).map((f) => readFileSync(join(temp.dir, 'data', f)).toString('latin1'));
+    expect(files.join('')).toContain('BEGIN CERTIFICATE'); // the certificate is public and stored as is
+    expect(files.join('')).not.toContain('PRIVATE KEY');
   });
 
   it('the plain-HTTP port redirects browsers to HTTPS and refuses the API', async () => {
