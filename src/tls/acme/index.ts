@@ -8,4 +8,5 @@ export { createDnsProvider, DNS_PROVIDERS, type DnsProviderName, type DnsProvide
 export { execProvider, type ExecProviderOptions } from './dns/exec.js';
 export { cloudflareProvider, CLOUDFLARE_API, type CloudflareOptions } from './dns/cloudflare.js';
 export { digitalOceanProvider, DIGITALOCEAN_API, type DigitalOceanOptions } from './dns/digitalocean.js';
+export { route53Provider, type Route53Options } from './dns/route53.js';
 export { waitForTxt, type PropagationOptions } from './dns/propagation.js';

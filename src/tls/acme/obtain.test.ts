@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SoakpError } from '../../shared/index.js';
 import { Http01Solver } from './http01.js';
 import { obtainCertificate } from './obtain.js';
 import type { ObtainOptions } from './options.js';
@@ -36,6 +37,22 @@ describe('obtainCertificate refuses bad options before any network call', () => 
     await refused({ directoryUrl: 'http://127.0.0.1:1/dir' }, /must be https/);
     await refused({ externalAccountBinding: { kid: 'kid', hmacKey: '' } }, /External Account Binding needs both/);
     await refused({ caPem: 'not a certificate' }, /CA file is not a PEM certificate/);
+    expect(connections).toBe(0);
+  });
+
+  it('a DNS provider whose check() fails (no credentials) stops the order before it starts', async () => {
+    const calls: string[] = [];
+    const dns = {
+      name: 'fake',
+      check: async () => {
+        calls.push('check');
+        throw new SoakpError('invalid_config', 'ACME DNS provider fake needs credentials');
+      },
+      present: async () => void calls.push('present'),
+      cleanup: async () => void calls.push('cleanup'),
+    };
+    await refused({ challenge: 'dns-01', http01: undefined, dns }, /fake needs credentials/);
+    expect(calls).toEqual(['check']);
     expect(connections).toBe(0);
   });
 });

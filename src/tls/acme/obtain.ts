@@ -26,13 +26,16 @@ export interface ObtainedCertificate {
 
 /**
  * Orders a certificate for `options.domains` and waits for it. A renewal is another order with
- * the same account key. Bad options are refused before any network call (SoakpError
- * invalid_config); a failed order rejects with an AcmeError. Every challenge published — an
- * HTTP-01 token, a DNS-01 TXT record — is taken away again, whether the order succeeded or not;
- * a removal that fails is reported (`warnings`, or the error's `cleanupWarnings`), never lost.
+ * the same account key. Bad options, and a DNS provider whose check() fails, are refused
+ * before any order starts (SoakpError invalid_config); a failed order rejects with an
+ * AcmeError. Every challenge published — an HTTP-01 token, a DNS-01 TXT record — is taken
+ * away again, whether the order succeeded or not; a removal that fails is reported
+ * (`warnings`, or the error's `cleanupWarnings`), never lost.
  */
 export async function obtainCertificate(options: ObtainOptions): Promise<ObtainedCertificate> {
   validateObtainOptions(options);
+  // Credentials that only a lookup finds (an instance role) are refused here, before any order.
+  if (options.challenge === 'dns-01') await options.dns?.check?.();
   if (options.caPem !== undefined) trustCaFor(options.directoryUrl, options.caPem);
   const accountKeyCreated = options.accountKeyPem === undefined;
   const accountKeyPem = options.accountKeyPem ?? (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();

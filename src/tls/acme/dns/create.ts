@@ -3,19 +3,26 @@ import { cloudflareProvider } from './cloudflare.js';
 import { digitalOceanProvider } from './digitalocean.js';
 import { execProvider } from './exec.js';
 import type { DnsProvider } from './provider.js';
+import { route53Provider } from './route53.js';
 
-export const DNS_PROVIDERS = ['exec', 'cloudflare', 'digitalocean'] as const;
+export const DNS_PROVIDERS = ['exec', 'cloudflare', 'digitalocean', 'route53'] as const;
 export type DnsProviderName = (typeof DNS_PROVIDERS)[number];
 
 export interface DnsProviderSpec {
   readonly provider: string;
-  /** Where credentials are read from, by lego's names: EXEC_PATH, CF_DNS_API_TOKEN, DO_AUTH_TOKEN. */
+  /**
+   * Where credentials are read from, by lego's names: EXEC_PATH, CF_DNS_API_TOKEN, DO_AUTH_TOKEN;
+   * route53's AWS_* (its default chain may also find a role: the provider's check() tells).
+   */
   readonly env: NodeJS.ProcessEnv;
-  /** The REST API's base URL (a test's fake server). */
+  /** The API's base URL (a test's fake server). */
   readonly baseUrl?: string;
 }
 
-/** A provider by name, with its credentials checked now: SoakpError('invalid_config') before any network call. */
+/**
+ * A provider by name, with its credentials checked now: SoakpError('invalid_config') before any
+ * network call. Credentials only a lookup can find (route53's roles) are checked by `check()`.
+ */
 export function createDnsProvider(spec: DnsProviderSpec): DnsProvider {
   const required = (variable: string): string => {
     const value = spec.env[variable];
@@ -32,6 +39,8 @@ export function createDnsProvider(spec: DnsProviderSpec): DnsProvider {
       return cloudflareProvider({ token: required('CF_DNS_API_TOKEN'), ...base });
     case 'digitalocean':
       return digitalOceanProvider({ token: required('DO_AUTH_TOKEN'), ...base });
+    case 'route53':
+      return route53Provider({ env: spec.env, ...base });
     default:
       throw new SoakpError('invalid_config', `unknown ACME DNS provider ${JSON.stringify(spec.provider)}: use one of ${DNS_PROVIDERS.join(', ')}`);
   }

@@ -6,8 +6,11 @@
  */
 export interface DnsProvider {
   readonly name: string;
+  /**
+   * Checks what the constructor could not, such as credentials that come from an instance role:
+   * SoakpError('invalid_config') when they are missing. Run before an order starts.
+   */
+  check?(): Promise<void>;
   present(fqdn: string, value: string): Promise<void>;
   cleanup(fqdn: string, value: string): Promise<void>;
-  /** Checks credentials that cannot be checked synchronously; SoakpError('invalid_config') when missing. */
-  check?(): Promise<void>;
 }

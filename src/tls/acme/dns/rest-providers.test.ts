@@ -129,7 +129,7 @@ describe('digitalocean DNS provider', () => {
 
 describe('createDnsProvider', () => {
   it('refuses an unknown provider and missing credentials before any network call', () => {
-    expect(() => createDnsProvider({ provider: 'route53', env: {} })).toThrow(/unknown ACME DNS provider "route53": use one of exec, cloudflare, digitalocean/);
+    expect(() => createDnsProvider({ provider: 'gandi', env: {} })).toThrow(/unknown ACME DNS provider "gandi": use one of exec, cloudflare, digitalocean, route53/);
     expect(() => createDnsProvider({ provider: 'cloudflare', env: {} })).toThrow(/cloudflare needs CF_DNS_API_TOKEN/);
     expect(() => createDnsProvider({ provider: 'cloudflare', env: { CF_DNS_API_TOKEN: '' } })).toThrow(/CF_DNS_API_TOKEN/);
     expect(() => createDnsProvider({ provider: 'digitalocean', env: {} })).toThrow(/DO_AUTH_TOKEN/);
