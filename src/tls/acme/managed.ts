@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { certificateName } from '../../domain/index.js';
 import type { Logger } from '../../shared/index.js';
 import { type CertificatePair, type CertificateSource, changeSignal } from '../source.js';
+import { renewalWindow } from './ari.js';
 import { obtainCertificate } from './obtain.js';
 import { probeDirectory } from './probe.js';
 import { type AcmeSettings, orderOptions } from './settings.js';
@@ -49,6 +50,7 @@ export async function acmeCertificateSource(settings: AcmeSettings, deps: AcmeDe
     ...deps, logger: log, now, random: deps.random ?? Math.random, domains, settings,
     holder: deps.holder ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     obtain: () => (deps.obtain ?? obtainCertificate)({ ...order, accountKeyPem }),
+    ari: (certPem) => renewalWindow(order.directoryUrl, order.caPem, certPem),
     load: () => loadStored(deps.store, deps.vault, domains),
     save: (got) => saveObtained(deps.store, deps.vault, domains, got, now()),
     current: () => state,

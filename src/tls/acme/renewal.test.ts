@@ -134,4 +134,32 @@ describe('Renewal', () => {
     await done;
     expect(served.pair.serial).toBe(fresh.serial);
   });
+
+  it("orders when the CA's renewal window (ARI) opens, before the third-of-lifetime rule would", async () => {
+    const now = Date.now();
+    const current = leaf(now - DAY, now + 60 * DAY);
+    await store.certificates.saveIssued('a.test', DOMAINS, { pem: current.certPem, serial: current.serial, issuer: 'Test CA', notBefore: now - DAY, notAfter: now + 60 * DAY, renewAt: now + 40 * DAY }, now);
+    const served = { pair: current.pair, real: true };
+    const asked: string[] = [];
+    let renewed: () => void;
+    const done = new Promise<void>((r) => (renewed = r));
+    const r = new Renewal({
+      store, logger: logger(), settings, domains: DOMAINS, holder: 'me', now: Date.now, random: () => 0.5,
+      obtain: async () => leaf(Date.now(), Date.now() + 90 * DAY),
+      ari: async (pem) => (asked.push(pem), { start: now - 2 * DAY, end: now - DAY }), // a window already open: e.g. ahead of a revocation
+      load: async () => ({ record: await store.certificates.get('a.test'), pair: current.pair }),
+      save: async (got) => checkPair(got.certPem, got.keyPem, { cert: 'c', key: 'k' }),
+      current: () => served,
+      swap: (pair) => {
+        Object.assign(served, { pair, real: true });
+        renewed();
+      },
+    }, await store.certificates.get('a.test'));
+    renewals.push(r);
+    r.start();
+    await done;
+    expect(served.pair.serial).not.toBe(current.serial);
+    expect(asked[0]).toBe(current.certPem);
+    expect(lines.some((l) => l.msg === 'The CA suggests a renewal window (ARI)')).toBe(true);
+  });
 });

@@ -1,18 +1,19 @@
 import { type CertificateRecord, certificateName } from '../../domain/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { CertificatePair } from '../source.js';
+import type { RenewalWindow } from './ari.js';
+import { logFailure } from './failure-log.js';
 import type { ObtainedCertificate } from './obtain.js';
 import type { AcmeSettings } from './settings.js';
 import type { AcmeStore, Stored } from './stored.js';
 
-const DAY = 86_400_000;
 /** How long one renewal may hold the lease; a crashed holder's lease frees itself after this. */
 const LEASE_MS = 10 * 60_000;
 /** While another instance holds the lease: look again this often (its result arrives by the store's signal first). */
 const RECHECK_MS = 60_000;
-/** Renewal failures turn from warnings into errors this close to expiry. */
-const LOUD_BEFORE = 7 * DAY;
 const MAX_DELAY = 2 ** 31 - 1;
+/** How often to ask the CA for its renewal window again (it may move it earlier, e.g. before a mass revocation). */
+const ARI_EVERY = 6 * 3_600_000;
 
 export interface RenewalDeps {
   readonly store: AcmeStore;
@@ -23,6 +24,8 @@ export interface RenewalDeps {
   readonly now: () => number;
   readonly random: () => number;
   obtain(): Promise<ObtainedCertificate>;
+  /** The CA's suggested renewal window for a certificate (ARI), when it offers one. */
+  ari?(certPem: string): Promise<RenewalWindow | undefined>;
   load(): Promise<Stored>;
   save(got: ObtainedCertificate): Promise<CertificatePair>;
   current(): { readonly pair: CertificatePair; readonly real: boolean };
@@ -44,6 +47,9 @@ export class Renewal {
   #again = false;
   #stopped = false;
   #failures = 0;
+  /** A time within the CA's suggested window (ARI), when it gave one. */
+  #ariAt: number | undefined;
+  #ariTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: RenewalDeps, record: CertificateRecord | undefined) {
     this.#deps = deps;
@@ -55,12 +61,31 @@ export class Renewal {
     this.#unsubscribe = this.#deps.store.onChange(() => void this.#run(false));
     // Without a certificate, try at once even if an earlier start's retry time lies ahead.
     this.#schedule(this.#deps.current().real ? this.#due() : this.#deps.now());
+    if (this.#deps.ari === undefined) return;
+    void this.#checkAri();
+    this.#ariTimer = setInterval(() => void this.#checkAri(), ARI_EVERY);
+    this.#ariTimer.unref();
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#ariTimer);
     this.#unsubscribe?.();
+  }
+
+  /** Asks the CA when it wants the served certificate renewed; an answer earlier than the third-of-lifetime rule wins. */
+  async #checkAri(): Promise<void> {
+    const { pair, real } = this.#deps.current();
+    if (!real || this.#deps.ari === undefined) return;
+    const window = await this.#deps.ari(pair.cert).catch(() => undefined);
+    if (this.#stopped || this.#deps.current().pair !== pair) return;
+    // RFC 9773 §4.2: a random time within the window, so clients spread their renewals out.
+    this.#ariAt = window && Math.round(window.start + this.#deps.random() * (window.end - window.start));
+    if (window !== undefined) {
+      this.#deps.logger.info({ start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString(), renewAt: new Date(this.#ariAt!).toISOString() }, 'The CA suggests a renewal window (ARI)');
+    }
+    if (!this.#running) this.#schedule(this.#due());
   }
 
   /** When the next order is due, from the record and what is served. */
@@ -70,7 +95,7 @@ export class Renewal {
     if (record?.renewRequestedAt !== undefined) return this.#deps.now();
     if (record?.lastError !== undefined) return record.lastError.retryAt;
     if (!real || record?.issued === undefined) return this.#deps.now();
-    return record.issued.renewAt;
+    return Math.min(record.issued.renewAt, this.#ariAt ?? Infinity);
   }
 
   #schedule(at: number): void {
@@ -117,6 +142,8 @@ export class Renewal {
     if (stored.pair === undefined) return;
     this.#record = stored.record;
     this.#deps.swap(stored.pair);
+    this.#ariAt = undefined;
+    void this.#checkAri();
     this.#deps.logger.info({ serial: stored.pair.serial, notAfter: stored.pair.notAfter.toISOString() }, 'TLS certificate taken up from the store');
   }
 
@@ -148,6 +175,8 @@ export class Renewal {
       this.#failures = 0;
       this.#record = await store.certificates.get(name);
       this.#deps.swap(pair);
+      this.#ariAt = undefined;
+      void this.#checkAri();
       logger.info({ serial: pair.serial, notAfter: pair.notAfter.toISOString(), renewAt: new Date(this.#record?.issued?.renewAt ?? 0).toISOString() }, 'TLS certificate obtained');
       for (const warning of got.warnings) logger.warn({ reason: warning }, 'ACME clean-up failed');
     } catch (err) {
@@ -159,18 +188,7 @@ export class Renewal {
       const message = (err as Error).message;
       await store.certificates.saveFailure(name, domains, { message, at, retryAt });
       this.#record = await store.certificates.get(name);
-      this.#logFailure(message, retryAt);
+      logFailure(this.#deps.logger, this.#deps.current(), message, retryAt, now());
     }
-  }
-
-  #logFailure(reason: string, retryAt: number): void {
-    const { pair, real } = this.#deps.current();
-    const retry = new Date(retryAt).toISOString();
-    const left = pair.notAfter.getTime() - this.#deps.now();
-    const log = this.#deps.logger;
-    if (!real) log.error({ reason, retryAt: retry }, 'No TLS certificate could be obtained: HTTPS serves a placeholder and /readyz answers 503 (docs/tls.md, "When renewal fails")');
-    else if (left <= 0) log.error({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, 'The TLS certificate has EXPIRED and could not be renewed: clients refuse it');
-    else if (left < LOUD_BEFORE) log.error({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, `The TLS certificate expires in ${Math.ceil(left / DAY)} day(s) and could not be renewed`);
-    else log.warn({ reason, retryAt: retry, notAfter: pair.notAfter.toISOString() }, 'TLS certificate renewal failed; the current certificate stays in use');
   }
 }
