@@ -44,6 +44,8 @@ export class Renewal {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #running = false;
+  /** While another instance holds the lease: no attempt before this. */
+  #busyUntil = 0;
   #again = false;
   #stopped = false;
   #failures = 0;
@@ -85,7 +87,7 @@ export class Renewal {
     if (window !== undefined) {
       this.#deps.logger.info({ start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString(), renewAt: new Date(this.#ariAt!).toISOString() }, 'The CA suggests a renewal window (ARI)');
     }
-    if (!this.#running) this.#schedule(this.#due());
+    if (!this.#running) this.#schedule(this.#next());
   }
 
   /** When the next order is due, from the record and what is served. */
@@ -115,7 +117,8 @@ export class Renewal {
     this.#running = true;
     try {
       await this.#adopt();
-      if (timed || this.#due() <= this.#deps.now()) await this.#renewUnderLease();
+      const now = this.#deps.now();
+      if ((timed || this.#due() <= now) && now >= this.#busyUntil) await this.#renewUnderLease();
     } catch (err) {
       if (this.#stopped) return;
       this.#deps.logger.error({ reason: (err as Error).message }, 'TLS certificate renewal could not run (store); trying again');
@@ -128,7 +131,12 @@ export class Renewal {
       this.#again = false;
       return this.#run(false);
     }
-    this.#schedule(this.#due());
+    this.#schedule(this.#next());
+  }
+
+  /** The next attempt: when due, but not while another instance holds the lease. */
+  #next(): number {
+    return Math.max(this.#due(), this.#busyUntil);
   }
 
   async #adopt(): Promise<void> {
@@ -151,9 +159,10 @@ export class Renewal {
     const { store, holder, now } = this.#deps;
     if (!(await store.leases.acquire(this.#lease, holder, now(), now() + LEASE_MS))) {
       this.#deps.logger.debug('Another instance holds the renewal lease');
-      this.#schedule(now() + RECHECK_MS);
+      this.#busyUntil = now() + RECHECK_MS;
       return;
     }
+    this.#busyUntil = 0;
     try {
       await this.#adopt(); // another instance may have finished just before the lease was ours
       if (this.#due() > now()) return;
