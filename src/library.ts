@@ -64,9 +64,9 @@ export class Soakp {
   }
 
   /** Starts the HTTP proxy over this instance's services; `close()` stops it (not the services). */
-  async listen(options: { host?: string; port?: number } = {}): Promise<RunningServer> {
+  async listen(options: { host?: string; port?: number; httpPort?: number } = {}): Promise<RunningServer> {
     const { config } = this.#services;
-    return startServer(this.#services, { host: options.host ?? config.host, port: options.port ?? config.port });
+    return startServer(this.#services, { host: options.host ?? config.host, port: options.port ?? config.port, httpPort: options.httpPort ?? config.httpPort });
   }
 
   /** Flushes the usage ledger and the audit log, then closes the store. Stop servers from `listen` first. */
