@@ -520,7 +520,7 @@ describe('acme settings', () => {
   it('keeps the config file section and fills it in', () => {
     const path = file('acme.yaml', 'httpPort: 80\ntls:\n  mode: acme\n  acme:\n    domains: [x.test]\n    propagation:\n      resolvers: ["127.0.0.1:53"]\n      delay: 30s\n');
     const { tls } = loadConfig({ config: path, acmeDirectory: 'https://ca.test/dir' }, {}).config;
-    expect(tls.acme).toMatchObject({ domains: ['x.test'], directory: 'https://ca.test/dir', propagation: { resolvers: ['127.0.0.1:53'], delay: 30_000, timeout: 120_000 }, retryMin: 60_000, retryMax: 3_600_000 });
+    expect(tls.acme).toMatchObject({ domains: ['x.test'], directory: 'https://ca.test/dir', propagation: { resolvers: ['127.0.0.1:53'], delay: 30_000, timeout: 120_000 }, retryMin: 300_000, retryMax: 3_600_000 });
   });
 
   it.each([

@@ -70,8 +70,11 @@ const acme = mapping({
   ),
   /** How often to ask the CA about a pending order. */
   pollInterval: duration('5s'),
-  /** After a failed renewal: the first retry, doubling (with jitter) up to `retryMax`. */
-  retryMin: duration('1m'),
+  /**
+   * After a failed order: the first retry, doubling (with jitter: half to all of it) up to
+   * `retryMax`. 5 minutes keeps under Let's Encrypt's limit of 5 failed validations an hour.
+   */
+  retryMin: duration('5m'),
   retryMax: duration('1h'),
 });
 

@@ -17,14 +17,25 @@ export interface IssuedCertificate {
   readonly pem: string;
   readonly serial: string;
   readonly issuer: string;
+  /** The ACME directory it came from: a certificate from another CA (staging) is not served. */
+  readonly directory: string;
   readonly notBefore: number;
   readonly notAfter: number;
   /** When to renew: a third of the lifetime before notAfter. */
   readonly renewAt: number;
 }
 
-/** The record id of a set of names. */
-export const certificateName = (domains: readonly string[]): string => domains.join(',');
+/**
+ * The names as one certificate carries them: lower-case, each once, the first (its subject)
+ * first and the rest sorted, so that the same set given in another order is the same record.
+ */
+export function normalDomains(domains: readonly string[]): string[] {
+  const [first, ...rest] = [...new Set(domains.map((d) => d.trim().toLowerCase()))];
+  return first === undefined ? [] : [first, ...rest.sort()];
+}
+
+/** The record id of a set of names (normalised). */
+export const certificateName = (domains: readonly string[]): string => normalDomains(domains).join(',');
 
 /** The secret id under which a certificate's private key is sealed. */
 export const certificateKeyId = (name: string): string => `tls-cert-key:${name}`;

@@ -24,6 +24,8 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
     if (deps.tls !== undefined && listen.httpPort !== undefined) {
       plain = createPlainHttpServer(deps.tls, portOf(app.server, listen.port), deps.config.limits, { proxies: new TrustedProxies(deps.config.trustProxy), logger: deps.logger });
       await listenOn(plain, listen.host, listen.httpPort);
+      // After listening, an accept error (EMFILE) must not be an uncaught 'error' event.
+      plain.on('error', (err) => deps.logger.error({ reason: err.message }, 'The plain-HTTP listener failed'));
     }
   } catch (err) {
     await app.close();

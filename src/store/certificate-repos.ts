@@ -12,7 +12,7 @@ export function certificateRepo(db: Kysely<Database>): CertificateRepo {
     list: async () => (await db.selectFrom('tls_certificates').selectAll().orderBy('name').execute()).map(toRecord),
     async saveIssued(name, domains, issued, at) {
       const values = {
-        domains: JSON.stringify(domains), cert_pem: issued.pem, serial: issued.serial, issuer: issued.issuer,
+        domains: JSON.stringify(domains), cert_pem: issued.pem, serial: issued.serial, issuer: issued.issuer, directory: issued.directory,
         not_before: issued.notBefore, not_after: issued.notAfter, renew_at: issued.renewAt,
         last_error: null, last_error_at: null, retry_at: null, renew_requested_at: null, updated_at: at,
       };
@@ -49,7 +49,7 @@ export function certificateRepo(db: Kysely<Database>): CertificateRepo {
 function toRecord(row: Selectable<TlsCertificatesTable>): CertificateRecord {
   const num = (v: number | null): number => Number(v);
   const issued = row.cert_pem === null ? undefined : {
-    pem: row.cert_pem, serial: row.serial ?? '', issuer: row.issuer ?? '',
+    pem: row.cert_pem, serial: row.serial ?? '', issuer: row.issuer ?? '', directory: row.directory ?? '',
     notBefore: num(row.not_before), notAfter: num(row.not_after), renewAt: num(row.renew_at),
   };
   const lastError = row.last_error === null ? undefined : { message: row.last_error, at: num(row.last_error_at), retryAt: num(row.retry_at) };

@@ -135,6 +135,7 @@ function migrations(binary: string): Record<string, Migration> {
           .addColumn('cert_pem', 'text')
           .addColumn('serial', 'text')
           .addColumn('issuer', 'text')
+          .addColumn('directory', 'text')
           .addColumn('not_before', 'bigint')
           .addColumn('not_after', 'bigint')
           .addColumn('renew_at', 'bigint')

@@ -93,6 +93,7 @@ export interface TlsCertificatesTable {
   cert_pem: string | null;
   serial: string | null;
   issuer: string | null;
+  directory: string | null;
   not_before: number | null;
   not_after: number | null;
   renew_at: number | null;

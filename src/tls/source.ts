@@ -46,7 +46,13 @@ export function changeSignal(): { listen(listener: (pair: CertificatePair) => vo
       return () => void listeners.delete(listener);
     },
     emit: (pair) => {
-      for (const listener of listeners) listener(pair);
+      for (const listener of listeners) {
+        try {
+          listener(pair);
+        } catch {
+          // A listener MUST NOT throw (see CertificateSource); one that does cannot stop the rest.
+        }
+      }
     },
   };
 }

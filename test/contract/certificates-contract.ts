@@ -3,7 +3,7 @@ import type { IssuedCertificate } from '../../src/domain/certificates.js';
 import { type ContractContext, sealed } from './fixtures.js';
 
 const issued = (serial: string, notAfter = 90_000): IssuedCertificate => ({
-  pem: `-----BEGIN CERTIFICATE-----\n${serial}\n-----END CERTIFICATE-----\n`, serial, issuer: 'CN=Test CA', notBefore: 1_000, notAfter, renewAt: 60_000,
+  pem: `-----BEGIN CERTIFICATE-----\n${serial}\n-----END CERTIFICATE-----\n`, serial, issuer: 'CN=Test CA', directory: 'https://ca.test/dir', notBefore: 1_000, notAfter, renewAt: 60_000,
 });
 
 export function certificatesContract(t: ContractContext): void {

@@ -86,7 +86,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     const env = { SOAKP_DATA_DIR: join(temp.dir, 'down'), SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_CONFIG: config(temp.dir) };
     const server = await startServe(env, ['--tls', 'acme', '--acme-domain', 'down.test', '--acme-directory', `https://127.0.0.1:${closed}/dir`, '--acme-ca-file', caFile, '--http-port', '0']);
     servers.push(server);
-    expect(server.output()).toMatch(/"reason":"ECONNREFUSED"[^\n]*The ACME directory does not answer; HTTPS serves a placeholder \(\/readyz answers 503\)/);
+    await server.waitFor(/"reason":"ECONNREFUSED"[^\n]*The ACME directory does not answer; HTTPS serves a placeholder \(\/readyz answers 503\)/);
     // The placeholder is trusted by no one.
     await expect(peer(server.url, pebble.rootPem, 'down.test')).rejects.toThrow(/self-signed|self signed|unable to verify/);
     const insecure = new Agent({ connect: { rejectUnauthorized: false } });

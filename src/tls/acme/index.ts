@@ -1,4 +1,4 @@
-// ACME (RFC 8555) certificates: obtain and renew with HTTP-01 or DNS-01. Not wired into the server yet.
+// ACME (RFC 8555) certificates: obtain and renew with HTTP-01 or DNS-01; the server's source is managed.ts.
 export { obtainCertificate, type ObtainedCertificate } from './obtain.js';
 export { type AcmeChallenge, type ObtainOptions, validateObtainOptions } from './options.js';
 export { AcmeError, type AcmeErrorCode } from './errors.js';

@@ -88,7 +88,10 @@ function challengeFns(options: ObtainOptions, warnings: string[]): { challengeCr
     const solver = options.http01!;
     return {
       challengeCreateFn: async (_authz, challenge, keyAuthorization) => solver.add(challenge.token, keyAuthorization),
-      challengeRemoveFn: async (_authz, challenge) => solver.remove(challenge.token),
+      // acme-client swallows what this throws: keep it for the caller instead.
+      challengeRemoveFn: async (_authz, challenge) => solver.remove(challenge.token).catch((err: unknown) => {
+        warnings.push(`removing the HTTP-01 answer for token ${challenge.token} failed: ${(err as Error).message}`);
+      }),
     };
   }
   const dns = options.dns!;

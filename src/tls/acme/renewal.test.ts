@@ -51,7 +51,7 @@ describe('Renewal', () => {
       store, logger: logger(), settings, domains: DOMAINS, holder: 'me', now: Date.now, random, obtain,
       load: async () => ({ record: undefined, pair: undefined }),
       save: async (got) => {
-        await store.certificates.saveIssued('a.test', DOMAINS, { pem: got.certPem, serial: got.serial, issuer: 'Test CA', notBefore: got.notBefore.getTime(), notAfter: got.notAfter.getTime(), renewAt: got.notAfter.getTime() - DAY }, Date.now());
+        await store.certificates.saveIssued('a.test', DOMAINS, { pem: got.certPem, serial: got.serial, issuer: 'Test CA', directory: 'https://ca.test/dir', notBefore: got.notBefore.getTime(), notAfter: got.notAfter.getTime(), renewAt: got.notAfter.getTime() - DAY }, Date.now());
         return checkPair(got.certPem, got.keyPem, { cert: 'c', key: 'k' });
       },
       current: () => served,
@@ -90,7 +90,7 @@ describe('Renewal', () => {
     renewal(high.obtain, { pair: leaf(now - DAY, now + 30 * DAY).pair, real: false }, () => 1).start();
     expect(await high.delays).toEqual([40, 80, 160, 160, 160]);
     const low = failing(3);
-    await store.certificates.saveIssued('a.test', DOMAINS, { pem: 'x', serial: '0', issuer: '', notBefore: 0, notAfter: 1, renewAt: 0 }, now); // clears the last error
+    await store.certificates.saveIssued('a.test', DOMAINS, { pem: 'x', serial: '0', issuer: '', directory: '', notBefore: 0, notAfter: 1, renewAt: 0 }, now); // clears the last error
     renewal(low.obtain, { pair: leaf(now - DAY, now + 30 * DAY).pair, real: false }, () => 0).start();
     expect(await low.delays).toEqual([20, 40, 80]);
   });
@@ -113,7 +113,7 @@ describe('Renewal', () => {
   it('orders at once when the stored certificate is due, and serves the new one', async () => {
     const now = Date.now();
     const old = leaf(now - 60 * DAY, now + 10 * DAY);
-    await store.certificates.saveIssued('a.test', DOMAINS, { pem: old.certPem, serial: old.serial, issuer: 'Test CA', notBefore: now - 60 * DAY, notAfter: now + 10 * DAY, renewAt: now - 1 }, now);
+    await store.certificates.saveIssued('a.test', DOMAINS, { pem: old.certPem, serial: old.serial, issuer: 'Test CA', directory: 'https://ca.test/dir', notBefore: now - 60 * DAY, notAfter: now + 10 * DAY, renewAt: now - 1 }, now);
     const fresh = leaf(now, now + 90 * DAY);
     const served = { pair: old.pair, real: true };
     let ordered: () => void;
@@ -138,7 +138,7 @@ describe('Renewal', () => {
   it("orders when the CA's renewal window (ARI) opens, before the third-of-lifetime rule would", async () => {
     const now = Date.now();
     const current = leaf(now - DAY, now + 60 * DAY);
-    await store.certificates.saveIssued('a.test', DOMAINS, { pem: current.certPem, serial: current.serial, issuer: 'Test CA', notBefore: now - DAY, notAfter: now + 60 * DAY, renewAt: now + 40 * DAY }, now);
+    await store.certificates.saveIssued('a.test', DOMAINS, { pem: current.certPem, serial: current.serial, issuer: 'Test CA', directory: 'https://ca.test/dir', notBefore: now - DAY, notAfter: now + 60 * DAY, renewAt: now + 40 * DAY }, now);
     const served = { pair: current.pair, real: true };
     const asked: string[] = [];
     let renewed: () => void;

@@ -2,18 +2,19 @@ import { type CertificateRecord, certificateName } from '../../domain/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { CertificatePair } from '../source.js';
 import type { RenewalWindow } from './ari.js';
+import { AriWatch } from './ari-watch.js';
 import { logFailure } from './failure-log.js';
 import type { ObtainedCertificate } from './obtain.js';
 import type { AcmeSettings } from './settings.js';
 import type { AcmeStore, Stored } from './stored.js';
 
-/** How long one renewal may hold the lease; a crashed holder's lease frees itself after this. */
+/** A lease lasts this long unless its holder extends it: a crashed holder's lease frees itself. */
 const LEASE_MS = 10 * 60_000;
+/** An order still pending after this is given up (acme-client cannot be cancelled: its result is ignored). */
+export const ORDER_DEADLINE_MS = 30 * 60_000;
 /** While another instance holds the lease: look again this often (its result arrives by the store's signal first). */
 const RECHECK_MS = 60_000;
 const MAX_DELAY = 2 ** 31 - 1;
-/** How often to ask the CA for its renewal window again (it may move it earlier, e.g. before a mass revocation). */
-const ARI_EVERY = 6 * 3_600_000;
 
 export interface RenewalDeps {
   readonly store: AcmeStore;
@@ -33,71 +34,73 @@ export interface RenewalDeps {
 }
 
 /**
- * When to order: at once without a certificate or when `soakp tls renew` asked, when a third of
- * the lifetime is left, or after a failure at its retry time (doubling, with jitter). One instance
- * orders at a time (a lease in the store); the others take the result from the store's change signal.
+ * When to order: at once without a certificate of its own or when `soakp tls renew` asked, when
+ * a third of the lifetime is left (or the CA's ARI window opens), or after a failure at its retry
+ * time (doubling, with jitter). One instance orders at a time (a lease in the store, extended
+ * while the order runs); the others take the result from the store's change signal.
  */
 export class Renewal {
   readonly #deps: RenewalDeps;
   readonly #lease: string;
+  readonly #ari: AriWatch | undefined;
   #record: CertificateRecord | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
+  #started = false;
   #running = false;
-  /** While another instance holds the lease: no attempt before this. */
-  #busyUntil = 0;
   #again = false;
   #stopped = false;
   #failures = 0;
-  /** A time within the CA's suggested window (ARI), when it gave one. */
-  #ariAt: number | undefined;
-  #ariTimer: NodeJS.Timeout | undefined;
+  /** No attempt before this: another instance holds the lease. */
+  #busyUntil = 0;
+  /** No attempt before this unless one is asked for (`soakp tls renew`): a certificate just came. */
+  #quietUntil = 0;
 
   constructor(deps: RenewalDeps, record: CertificateRecord | undefined) {
     this.#deps = deps;
     this.#record = record;
     this.#lease = `acme:${certificateName(deps.domains)}`;
+    const { ari } = deps;
+    this.#ari = ari && new AriWatch(ari, deps.random, deps.logger, () => this.#running || this.#schedule(this.#next()));
   }
 
   start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
     this.#unsubscribe = this.#deps.store.onChange(() => void this.#run(false));
-    // Without a certificate, try at once even if an earlier start's retry time lies ahead.
-    this.#schedule(this.#deps.current().real ? this.#due() : this.#deps.now());
-    if (this.#deps.ari === undefined) return;
-    void this.#checkAri();
-    this.#ariTimer = setInterval(() => void this.#checkAri(), ARI_EVERY);
-    this.#ariTimer.unref();
+    if (this.#deps.current().real) this.#ari?.watch(this.#deps.current().pair.cert);
+    this.#schedule(this.#next());
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#ariTimer);
+    this.#ari?.stop();
     this.#unsubscribe?.();
-  }
-
-  /** Asks the CA when it wants the served certificate renewed; an answer earlier than the third-of-lifetime rule wins. */
-  async #checkAri(): Promise<void> {
-    const { pair, real } = this.#deps.current();
-    if (!real || this.#deps.ari === undefined) return;
-    const window = await this.#deps.ari(pair.cert).catch(() => undefined);
-    if (this.#stopped || this.#deps.current().pair !== pair) return;
-    // RFC 9773 §4.2: a random time within the window, so clients spread their renewals out.
-    this.#ariAt = window && Math.round(window.start + this.#deps.random() * (window.end - window.start));
-    if (window !== undefined) {
-      this.#deps.logger.info({ start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString(), renewAt: new Date(this.#ariAt!).toISOString() }, 'The CA suggests a renewal window (ARI)');
-    }
-    if (!this.#running) this.#schedule(this.#next());
   }
 
   /** When the next order is due, from the record and what is served. */
   #due(): number {
     const record = this.#record;
-    const { real } = this.#deps.current();
-    if (record?.renewRequestedAt !== undefined) return this.#deps.now();
+    const { pair, real } = this.#deps.current();
+    const now = this.#deps.now();
+    if (record?.renewRequestedAt !== undefined) return now;
+    // Nothing of its own yet (a placeholder, another CA's or an earlier name list's certificate):
+    // the first attempt of this process is at once, whatever an earlier one's retry time says.
+    const own = real && record?.issued !== undefined && record.issued.serial === pair.serial;
+    if (!own && this.#failures === 0) return now;
     if (record?.lastError !== undefined) return record.lastError.retryAt;
-    if (!real || record?.issued === undefined) return this.#deps.now();
-    return Math.min(record.issued.renewAt, this.#ariAt ?? Infinity);
+    if (!own || record?.issued === undefined) return now;
+    return Math.min(record.issued.renewAt, this.#ari?.at ?? Infinity);
+  }
+
+  /** The next attempt: when due, but not while another instance orders, nor right after a certificate came unless asked. */
+  #next(): number {
+    return Math.max(this.#due(), this.#busyUntil, this.#requested() ? 0 : this.#quietUntil);
+  }
+
+  #requested(): boolean {
+    return this.#record?.renewRequestedAt !== undefined;
   }
 
   #schedule(at: number): void {
@@ -110,6 +113,7 @@ export class Renewal {
 
   /** Takes up what the store holds (another instance's certificate, a renewal request), then orders if due. */
   async #run(timed: boolean): Promise<void> {
+    if (this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -118,7 +122,7 @@ export class Renewal {
     try {
       await this.#adopt();
       const now = this.#deps.now();
-      if ((timed || this.#due() <= now) && now >= this.#busyUntil) await this.#renewUnderLease();
+      if ((timed || this.#due() <= now) && now >= this.#busyUntil && (now >= this.#quietUntil || this.#requested())) await this.#renewUnderLease();
     } catch (err) {
       if (this.#stopped) return;
       this.#deps.logger.error({ reason: (err as Error).message }, 'TLS certificate renewal could not run (store); trying again');
@@ -134,25 +138,21 @@ export class Renewal {
     this.#schedule(this.#next());
   }
 
-  /** The next attempt: when due, but not while another instance holds the lease. */
-  #next(): number {
-    return Math.max(this.#due(), this.#busyUntil);
-  }
-
   async #adopt(): Promise<void> {
     const record = await this.#deps.store.certificates.get(certificateName(this.#deps.domains));
     this.#record = record;
-    const { pair, real } = this.#deps.current();
-    if (record?.issued === undefined || (real && record.issued.serial === pair.serial)) return;
-    if (real && record.issued.notAfter < pair.notAfter.getTime()) return;
-    if (record.issued.notAfter <= this.#deps.now()) return;
-    const stored = await this.#deps.load();
-    if (stored.pair === undefined) return;
+    const { pair } = this.#deps.current();
+    if (record?.issued === undefined || record.issued.serial === pair.serial || record.issued.notAfter <= this.#deps.now()) return;
+    const stored = await this.#deps.load(); // undefined for another CA's certificate or a missing key
+    if (stored.pair === undefined || this.#stopped) return;
     this.#record = stored.record;
-    this.#deps.swap(stored.pair);
-    this.#ariAt = undefined;
-    void this.#checkAri();
+    this.#took(stored.pair);
     this.#deps.logger.info({ serial: stored.pair.serial, notAfter: stored.pair.notAfter.toISOString() }, 'TLS certificate taken up from the store');
+  }
+
+  #took(pair: CertificatePair): void {
+    this.#deps.swap(pair);
+    this.#ari?.watch(pair.cert);
   }
 
   async #renewUnderLease(): Promise<void> {
@@ -163,11 +163,15 @@ export class Renewal {
       return;
     }
     this.#busyUntil = 0;
+    // Held for as long as the order runs, however long that is (up to its deadline).
+    const extend = setInterval(() => void store.leases.acquire(this.#lease, holder, now(), now() + LEASE_MS).catch(() => undefined), LEASE_MS / 3);
+    extend.unref();
     try {
       await this.#adopt(); // another instance may have finished just before the lease was ours
-      if (this.#due() > now()) return;
+      if (this.#due() > now() || this.#stopped) return;
       await this.#order();
     } finally {
+      clearInterval(extend);
       await store.leases.release(this.#lease, holder);
     }
   }
@@ -177,15 +181,15 @@ export class Renewal {
     const name = certificateName(domains);
     logger.info({ domains }, 'Ordering a TLS certificate from the ACME CA');
     try {
-      const got = await this.#deps.obtain();
+      const got = await withDeadline(this.#deps.obtain(), ORDER_DEADLINE_MS);
       // Stopped meanwhile (shutdown): the store may be closed; the next start orders again.
       if (this.#stopped) return;
       const pair = await this.#deps.save(got);
       this.#failures = 0;
       this.#record = await store.certificates.get(name);
-      this.#deps.swap(pair);
-      this.#ariAt = undefined;
-      void this.#checkAri();
+      this.#took(pair);
+      // Even if the clock says it is due again already (a skewed clock): not in a loop.
+      this.#quietUntil = now() + settings.retryMin;
       logger.info({ serial: pair.serial, notAfter: pair.notAfter.toISOString(), renewAt: new Date(this.#record?.issued?.renewAt ?? 0).toISOString() }, 'TLS certificate obtained');
       for (const warning of got.warnings) logger.warn({ reason: warning }, 'ACME clean-up failed');
     } catch (err) {
@@ -195,9 +199,17 @@ export class Renewal {
       const at = now();
       const retryAt = at + Math.round(base / 2 + (this.#deps.random() * base) / 2); // equal jitter: instances spread out
       const message = (err as Error).message;
+      logFailure(logger, this.#deps.current(), message, retryAt, at); // first: the store may be what failed
       await store.certificates.saveFailure(name, domains, { message, at, retryAt });
       this.#record = await store.certificates.get(name);
-      logFailure(this.#deps.logger, this.#deps.current(), message, retryAt, now());
     }
   }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the ACME order did not finish within ${ms / 60_000} minutes`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

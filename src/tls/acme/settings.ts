@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/index.js';
+import { normalDomains } from '../../domain/index.js';
 import { SoakpError } from '../../shared/index.js';
 import { createDnsProvider } from './dns/create.js';
 import { Http01Solver, type SharedChallenges } from './http01.js';
@@ -31,7 +32,7 @@ export async function orderOptions(settings: AcmeSettings, env: NodeJS.ProcessEn
     ...(caPem === undefined ? {} : { caPem }),
     ...(settings.email === undefined ? {} : { email: settings.email }),
     ...(settings.eabKid === undefined || settings.eabHmacKey === undefined ? {} : { externalAccountBinding: { kid: settings.eabKid, hmacKey: settings.eabHmacKey } }),
-    domains: settings.domains,
+    domains: normalDomains(settings.domains),
     challenge: settings.challenge,
     http01: new Http01Solver(shared),
     ...(dns === undefined ? {} : { dns }),
