@@ -4,14 +4,13 @@ import type { CertificatePair } from '../source.js';
 import type { RenewalWindow } from './ari.js';
 import { AriWatch } from './ari-watch.js';
 import { logFailure } from './failure-log.js';
+import { underLease, withDeadline } from './lease.js';
 import type { ObtainedCertificate } from './obtain.js';
 import type { AcmeSettings } from './settings.js';
 import type { AcmeStore, Stored } from './stored.js';
 
-/** A lease lasts this long unless its holder extends it: a crashed holder's lease frees itself. */
-const LEASE_MS = 10 * 60_000;
 /** An order still pending after this is given up (acme-client cannot be cancelled: its result is ignored). */
-export const ORDER_DEADLINE_MS = 30 * 60_000;
+const ORDER_DEADLINE_MS = 30 * 60_000;
 /** While another instance holds the lease: look again this often (its result arrives by the store's signal first). */
 const RECHECK_MS = 60_000;
 const MAX_DELAY = 2 ** 31 - 1;
@@ -157,23 +156,12 @@ export class Renewal {
 
   async #renewUnderLease(): Promise<void> {
     const { store, holder, now } = this.#deps;
-    if (!(await store.leases.acquire(this.#lease, holder, now(), now() + LEASE_MS))) {
-      this.#deps.logger.debug('Another instance holds the renewal lease');
-      this.#busyUntil = now() + RECHECK_MS;
-      return;
-    }
-    this.#busyUntil = 0;
-    // Held for as long as the order runs, however long that is (up to its deadline).
-    const extend = setInterval(() => void store.leases.acquire(this.#lease, holder, now(), now() + LEASE_MS).catch(() => undefined), LEASE_MS / 3);
-    extend.unref();
-    try {
+    const held = await underLease(store.leases, this.#lease, holder, now, async () => {
       await this.#adopt(); // another instance may have finished just before the lease was ours
-      if (this.#due() > now() || this.#stopped) return;
-      await this.#order();
-    } finally {
-      clearInterval(extend);
-      await store.leases.release(this.#lease, holder);
-    }
+      if (this.#due() <= now() && !this.#stopped) await this.#order();
+    });
+    if (!held) this.#deps.logger.debug('Another instance holds the renewal lease');
+    this.#busyUntil = held ? 0 : now() + RECHECK_MS;
   }
 
   async #order(): Promise<void> {
@@ -181,7 +169,7 @@ export class Renewal {
     const name = certificateName(domains);
     logger.info({ domains }, 'Ordering a TLS certificate from the ACME CA');
     try {
-      const got = await withDeadline(this.#deps.obtain(), ORDER_DEADLINE_MS);
+      const got = await withDeadline(this.#deps.obtain(), ORDER_DEADLINE_MS, 'the ACME order');
       // Stopped meanwhile (shutdown): the store may be closed; the next start orders again.
       if (this.#stopped) return;
       const pair = await this.#deps.save(got);
@@ -204,12 +192,4 @@ export class Renewal {
       this.#record = await store.certificates.get(name);
     }
   }
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`the ACME order did not finish within ${ms / 60_000} minutes`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
