@@ -5,6 +5,10 @@ import { orderFailure } from './errors.js';
 import { type ObtainOptions, validateObtainOptions } from './options.js';
 import { trustCaFor } from './trust.js';
 
+// acme-client's axios sets no timeout: a stalled connection to the CA would hang an order for
+// good. A minute per request, then acme-client's own retries apply.
+acme.axios.defaults.timeout ||= 60_000;
+
 export interface ObtainedCertificate {
   /** The leaf first, then the intermediates the CA sent. */
   readonly certPem: string;
