@@ -2,7 +2,11 @@
 // method, path and headers (less hop-by-hop ones), swaps the Authorization header for the
 // upstream key and streams both ways. No auth check, no logging, no policy.
 // Run: `node bench/bare.mjs <upstream origin> <upstream key> [port]`; prints {"port": N}.
+// With BENCH_TLS_CERT and BENCH_TLS_KEY (PEM files) in its environment: HTTPS (node:https), as
+// soakp serves it (bench/tls.mjs).
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Pool } from 'undici';
 
 const [origin, key, portArg] = process.argv.slice(2);
@@ -27,7 +31,10 @@ function responseHeaders(raw) {
   return out;
 }
 
-const server = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => {
+const { BENCH_TLS_CERT: certFile, BENCH_TLS_KEY: keyFile } = process.env;
+const tls = certFile && keyFile ? { cert: readFileSync(certFile), key: readFileSync(keyFile) } : null;
+const options = { keepAlive: true, keepAliveTimeout: 60_000 };
+const server = (tls ? createHttpsServer : createServer)(tls ? { ...options, ...tls } : options, (req, res) => {
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   // undici's stream(): the answer is written straight into `res`, no intermediate Readable.
   pool.stream(

@@ -37,19 +37,24 @@ end
 
 /**
  * One load run against `url`: `connections` at once for `seconds`, from a process pinned to `cpu`.
- * Resolves with { requests, rps, p50Ms, p99Ms, errors, non2xx, tool }.
+ * `mode`: keep-alive connections (wrk, over http or https), or a new connection per request
+ * (`new`, or over https `resume`: bench/nodeload.mjs, which wrk cannot do); `ca`: the PEM an
+ * https `url` is trusted with (wrk does not check certificates).
+ * Resolves with { requests, rps, p50Ms, p99Ms, errors, non2xx, tool } and, from nodeload over
+ * https, { handshakes, resumed }.
  */
-export function runLoad({ url, body, token, connections, seconds, cpu, tmpDir }) {
+export function runLoad({ url, body, token, connections, seconds, cpu, tmpDir, mode = 'keepalive', ca }) {
   let cmd;
   let args;
-  if (HAS_WRK) {
+  const wrk = HAS_WRK && mode === 'keepalive';
+  if (wrk) {
     const script = join(tmpDir, `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`);
     writeFileSync(script, luaScript(body, token));
     cmd = 'wrk';
     args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url];
   } else {
     cmd = process.execPath;
-    args = [join(HERE, 'nodeload.mjs'), JSON.stringify({ url, body, token, connections, seconds })];
+    args = [join(HERE, 'nodeload.mjs'), JSON.stringify({ url, body, token, connections, seconds, mode, ca })];
   }
   const child = track(spawnPinned(cpu, cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
@@ -64,13 +69,14 @@ export function runLoad({ url, body, token, connections, seconds, cpu, tmpDir })
       if (!line) return reject(new Error(`${cmd} exited ${code} without a summary: ${err || out}`));
       const r = JSON.parse(line.slice(8));
       resolve({
-        tool: HAS_WRK ? 'wrk' : 'nodeload',
+        tool: wrk ? 'wrk' : 'nodeload',
         requests: r.requests,
         rps: r.requests / (r.durationUs / 1e6),
         p50Ms: r.p50Us / 1000,
         p99Ms: r.p99Us / 1000,
         errors: r.connectErrors + r.readErrors + r.writeErrors + r.timeouts,
         non2xx: r.non2xx,
+        ...(r.handshakes === undefined ? {} : { handshakes: r.handshakes, resumed: r.resumed }),
       });
     });
   });

@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let clkTck;
 /** Clock ticks per second, the unit of utime/stime in /proc/<pid>/stat (`getconf CLK_TCK`). */
@@ -44,6 +45,18 @@ export function cpuSeconds(pid) {
 
 export function treeCpuSeconds(pid) {
   return processTree(pid).reduce((sum, p) => sum + safe(() => cpuSeconds(p), 0), 0);
+}
+
+/** Waits (at most 5 s) until the process tree uses under one clock tick per 250 ms; returns its CPU seconds then. */
+export async function quiet(pid) {
+  let last = treeCpuSeconds(pid);
+  for (let i = 0, calm = 0; i < 20 && calm < 2; i++) {
+    await sleep(250);
+    const now = treeCpuSeconds(pid);
+    calm = now - last <= 0.0101 ? calm + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 function statusKb(pid, field) {

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { firstJsonLine, onCleanup, runMain, track } from './children.mjs';
 import { BODIES, HAS_WRK, closeAgents, runLoad, timeFirstEvent } from './load.mjs';
 import { NGINX, startNginx } from './nginx.mjs';
-import { coreTimes, descriptors, foreignSeconds, freePort, memoryMb, pinSelf, spawnPinned, treeCpuSeconds } from './proc.mjs';
+import { coreTimes, descriptors, foreignSeconds, freePort, memoryMb, pinSelf, quiet, spawnPinned, treeCpuSeconds } from './proc.mjs';
 import { distHash, machineInfo, waitForQuiet } from './machine.mjs';
 import { summarise, toMarkdown } from './report.mjs';
 import { POLICY_ARGS, startSoakp } from './soakp.mjs';
@@ -44,17 +44,6 @@ if (SCENARIOS.length === 0) throw new Error('--scenarios names none of the scena
 const TTFB_BLOCK = 50;
 const NOISE_LIMIT = 10; // % of one core used by the rest of the machine during a measurement
 
-/** Waits (at most 5 s) until the process tree uses under one clock tick per 250 ms; returns its CPU seconds then. */
-async function quiet(pid) {
-  let last = treeCpuSeconds(pid);
-  for (let i = 0, calm = 0; i < 20 && calm < 2; i++) {
-    await sleep(250);
-    const now = treeCpuSeconds(pid);
-    calm = now - last <= 0.0101 ? calm + 1 : 0;
-    last = now;
-  }
-  return last;
-}
 /** The no-policy token for the scenarios that use one (soakp has one; the others ignore tokens). */
 const tokenOf = (t, sc) => (sc.plain ? t.plainToken ?? t.token : t.token);
 const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);

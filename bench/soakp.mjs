@@ -3,7 +3,8 @@
 // carrying a typical policy (model scope, rate limits, a token budget) set high enough that
 // nothing is refused, so the policy path runs on every request; and a second token with no
 // policy at all, as most clients meet soakp (the stream-sdk scenario). Log level: the default
-// (info), one JSON line per request, to a file.
+// (info), one JSON line per request, to a file. With `tls` ({ cert, key, ca }): HTTPS from
+// those files (`--tls-cert`, `--tls-key`).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { spawnPinned } from './proc.mjs';
 import { track } from './children.mjs';
+import { httpsStatus } from './tls-setup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'soakp.js');
@@ -33,7 +35,7 @@ function cli(args, env, input) {
  * Prepares a data directory and starts `soakp serve` pinned to `cpu`.
  * Resolves with { child, pid, port, token, plainToken, dir, logFile } (`plainToken`: no policy).
  */
-export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, nodeArgs = [], extraEnv = {} }) {
+export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, nodeArgs = [], extraEnv = {}, tls }) {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   mkdirSync(dir, { recursive: true });
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SOAKP_')));
@@ -43,14 +45,13 @@ export async function startSoakp({ dir, port, upstreamPort, upstreamKey, cpu, no
   const { token: plainToken } = await cli(['token', 'issue', 'bench@example.com', '--name', 'plain'], env);
   const logFile = join(dir, 'soakp.log');
   const log = openSync(logFile, 'a');
-  const args = [...nodeArgs, BIN, 'serve', '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}/v1`];
+  const args = [...nodeArgs, BIN, 'serve', '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}/v1`, ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [])];
   const child = track(spawnPinned(cpu, process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', log, log] }));
   for (let i = 0; i < 150; i++) {
     if (child.exitCode !== null) throw new Error(`soakp exited (${child.exitCode}); see ${logFile}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      await res.arrayBuffer();
-      if (res.ok) return { child, pid: child.pid, port, token, plainToken, dir, logFile };
+      const status = tls ? await httpsStatus(`https://127.0.0.1:${port}/healthz`, tls.ca) : await fetch(`http://127.0.0.1:${port}/healthz`).then(async (res) => (await res.arrayBuffer(), res.status));
+      if (status === 200) return { child, pid: child.pid, port, token, plainToken, dir, logFile };
     } catch {
       // not listening yet
     }
