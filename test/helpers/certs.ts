@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:tls';
+import { type PeerCertificate, connect } from 'node:tls';
 import { join } from 'node:path';
 
 /** A certificate and key made at test time with the openssl CLI (no key is ever committed). */
@@ -41,17 +41,21 @@ function read(certFile: string, keyFile: string): TestPair {
   return { cert, key: readFileSync(keyFile, 'utf8'), serial: new X509Certificate(cert).serialNumber };
 }
 
-/** The serial of the certificate a new TLS connection to `url` is served (verified against `ca`). */
-export function servedSerial(url: string, ca: string, servername = 'localhost'): Promise<string> {
+/** The certificate a new TLS connection to `url` is served (verified against `ca`: rejects when it is not trusted). */
+export function servedCertificate(url: string, ca: string, servername = 'localhost'): Promise<PeerCertificate> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port), ca, servername }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
+      resolve(socket.getPeerCertificate());
       socket.destroy();
-      resolve(serial);
     });
     socket.once('error', reject);
   });
+}
+
+/** The serial of the certificate a new TLS connection to `url` is served (verified against `ca`). */
+export async function servedSerial(url: string, ca: string, servername = 'localhost'): Promise<string> {
+  return (await servedCertificate(url, ca, servername)).serialNumber;
 }
 
 /** Opens new connections until the served serial is `serial`; fails after `ms`. */

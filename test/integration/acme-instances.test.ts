@@ -1,9 +1,9 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PeerCertificate, connect } from 'node:tls';
 import { request } from 'undici';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servedCertificate } from '../helpers/certs.js';
 import { json, runCli } from '../helpers/cli.js';
 import { type TestDns, startTestDns } from '../helpers/dns-server.js';
 import { type Pebble, freePort, pebbleAvailable, startPebble } from '../helpers/pebble.js';
@@ -11,17 +11,6 @@ import { type ServeProcess, startServe } from '../helpers/serve.js';
 import { randomMasterKey, tempDir } from '../helpers/temp.js';
 
 const SUITE = 'ACME with several instances, DNS-01 and failures';
-
-function peer(url: string, ca: string, servername: string): Promise<PeerCertificate> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), ca, servername }, () => {
-      resolve(socket.getPeerCertificate());
-      socket.destroy();
-    });
-    socket.once('error', reject);
-  });
-}
 
 describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
   let temp: ReturnType<typeof tempDir>;
@@ -73,7 +62,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     await Promise.all([a!.waitFor(outcome, 60_000), b!.waitFor(outcome, 60_000)]);
     const orders = [a!, b!].filter((s) => /Ordering a TLS certificate/.test(s.output()));
     expect(orders).toHaveLength(1);
-    const [served1, served2] = await Promise.all([peer(a!.url, pebble.rootPem, 'api.shared.test'), peer(b!.url, pebble.rootPem, 'shared.test')]);
+    const [served1, served2] = await Promise.all([servedCertificate(a!.url, pebble.rootPem, 'api.shared.test'), servedCertificate(b!.url, pebble.rootPem, 'shared.test')]);
     expect(served1.serialNumber).toBe(served2.serialNumber);
     expect(served1.subjectaltname?.split(', ').sort()).toEqual(['DNS:*.shared.test', 'DNS:shared.test']);
     expect(dns.txt('_acme-challenge.shared.test')).toEqual([]);
@@ -88,7 +77,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     servers.push(server);
     await server.waitFor(/"reason":"ECONNREFUSED"[^\n]*The ACME directory does not answer; HTTPS serves a placeholder \(\/readyz answers 503\)/);
     // The placeholder is trusted by no one.
-    await expect(peer(server.url, pebble.rootPem, 'down.test')).rejects.toThrow(/self-signed|self signed|unable to verify/);
+    await expect(servedCertificate(server.url, pebble.rootPem, 'down.test')).rejects.toThrow(/self-signed|self signed|unable to verify/);
     const insecure = new Agent({ connect: { rejectUnauthorized: false } });
     const ready = await request(`${server.url}/readyz`, { dispatcher: insecure });
     expect(ready.statusCode).toBe(503);

@@ -1,9 +1,8 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PeerCertificate, connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/certs.js';
+import { servedCertificate, waitFor } from '../helpers/certs.js';
 import { json, runCli } from '../helpers/cli.js';
 import { type TestDns, startTestDns } from '../helpers/dns-server.js';
 import { SSE_EVENTS } from '../helpers/fake-routes.js';
@@ -14,18 +13,6 @@ import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
 const SUITE = 'soakp serve --tls acme against Pebble';
 const NAME = 'app.soakp.test';
-
-/** The certificate a client that trusts only `ca` is shown for `servername`; rejects when it is not trusted. */
-function peer(url: string, ca: string, servername = NAME): Promise<PeerCertificate> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), ca, servername }, () => {
-      resolve(socket.getPeerCertificate());
-      socket.destroy();
-    });
-    socket.once('error', reject);
-  });
-}
 
 describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
   let temp: ReturnType<typeof tempDir>;
@@ -78,7 +65,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     });
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as { object: string }).object).toBe('chat.completion');
-    const cert = await peer(server.url, pebble.rootPem);
+    const cert = await servedCertificate(server.url, pebble.rootPem, NAME);
     expect(cert.subjectaltname).toBe(`DNS:${NAME}`);
     // The key of the certificate and of the ACME account never reach the log, nor the database in clear.
     expect(server.output()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
@@ -104,7 +91,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
 
   it('`soakp tls status` lists it; `soakp tls renew` makes the running server serve a new serial while a stream goes on', async () => {
     const status = json<Array<{ name: string; issuer: string; serial: string; notAfter: string; nextRenewal: string }>>(await runCli(['tls', 'status', '--json'], env));
-    const first = (await peer(server!.url, pebble.rootPem)).serialNumber;
+    const first = (await servedCertificate(server!.url, pebble.rootPem, NAME)).serialNumber;
     expect(status).toEqual([expect.objectContaining({ name: NAME, serial: first, issuer: expect.stringMatching(/Pebble/) })]);
     expect(Date.parse(status[0]!.nextRenewal)).toBeLessThan(Date.parse(status[0]!.notAfter));
 
@@ -126,7 +113,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(renew.code).toBe(0);
     expect(renew.stdout).toMatch(/Renewal requested for app\.soakp\.test/);
     await server!.waitFor(/TLS certificate obtained[\s\S]*TLS certificate obtained/);
-    const second = (await peer(server!.url, pebble.rootPem)).serialNumber;
+    const second = (await servedCertificate(server!.url, pebble.rootPem, NAME)).serialNumber;
     expect(second).not.toBe(first);
 
     gate.open();
@@ -138,11 +125,11 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
   });
 
   it('a restart serves the stored certificate at once, without a new order', async () => {
-    const served = (await peer(server!.url, pebble.rootPem)).serialNumber;
+    const served = (await servedCertificate(server!.url, pebble.rootPem, NAME)).serialNumber;
     await server!.stop();
     server = await startServe(env, args);
     await server.waitFor(/Serving the stored ACME certificate/);
-    expect((await peer(server.url, pebble.rootPem)).serialNumber).toBe(served);
+    expect((await servedCertificate(server.url, pebble.rootPem, NAME)).serialNumber).toBe(served);
     expect(server.output()).not.toMatch(/Ordering a TLS certificate/);
   });
 });
