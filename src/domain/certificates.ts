@@ -5,8 +5,8 @@ export interface CertificateRecord {
   readonly domains: readonly string[];
   /** Absent until one was obtained. */
   readonly issued?: IssuedCertificate | undefined;
-  /** The last failure, until a renewal succeeds. */
-  readonly lastError?: { readonly message: string; readonly at: number; readonly retryAt: number } | undefined;
+  /** The last failure, until a renewal succeeds; `failures` counts them since the last success, across instances. */
+  readonly lastError?: { readonly message: string; readonly at: number; readonly retryAt: number; readonly failures: number } | undefined;
   /** Set by `soakp tls renew`: the server holding the lease renews now. */
   readonly renewRequestedAt?: number | undefined;
   readonly updatedAt: number;

@@ -14,7 +14,7 @@ export function certificateRepo(db: Kysely<Database>): CertificateRepo {
       const values = {
         domains: JSON.stringify(domains), cert_pem: issued.pem, serial: issued.serial, issuer: issued.issuer, directory: issued.directory,
         not_before: issued.notBefore, not_after: issued.notAfter, renew_at: issued.renewAt,
-        last_error: null, last_error_at: null, retry_at: null, renew_requested_at: null, updated_at: at,
+        last_error: null, last_error_at: null, retry_at: null, failures: 0, renew_requested_at: null, updated_at: at,
       };
       await db.insertInto('tls_certificates').values({ name, ...values }).onConflict((oc) => oc.column('name').doUpdateSet(values)).execute();
     },
@@ -22,8 +22,8 @@ export function certificateRepo(db: Kysely<Database>): CertificateRepo {
       const values = { last_error: failure.message, last_error_at: failure.at, retry_at: failure.retryAt, renew_requested_at: null, updated_at: failure.at };
       await db
         .insertInto('tls_certificates')
-        .values({ name, domains: JSON.stringify(domains), ...values })
-        .onConflict((oc) => oc.column('name').doUpdateSet(values))
+        .values({ name, domains: JSON.stringify(domains), ...values, failures: 1 })
+        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ ...values, failures: eb('tls_certificates.failures', '+', 1) })))
         .execute();
     },
     async requestRenewal(name, at) {
@@ -52,7 +52,7 @@ function toRecord(row: Selectable<TlsCertificatesTable>): CertificateRecord {
     pem: row.cert_pem, serial: row.serial ?? '', issuer: row.issuer ?? '', directory: row.directory ?? '',
     notBefore: num(row.not_before), notAfter: num(row.not_after), renewAt: num(row.renew_at),
   };
-  const lastError = row.last_error === null ? undefined : { message: row.last_error, at: num(row.last_error_at), retryAt: num(row.retry_at) };
+  const lastError = row.last_error === null ? undefined : { message: row.last_error, at: num(row.last_error_at), retryAt: num(row.retry_at), failures: Number(row.failures) };
   return {
     name: row.name, domains: JSON.parse(row.domains) as string[], issued, lastError,
     renewRequestedAt: row.renew_requested_at === null ? undefined : num(row.renew_requested_at),

@@ -142,6 +142,7 @@ function migrations(binary: string): Record<string, Migration> {
           .addColumn('last_error', 'text')
           .addColumn('last_error_at', 'bigint')
           .addColumn('retry_at', 'bigint')
+          .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
           .addColumn('renew_requested_at', 'bigint')
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .execute();

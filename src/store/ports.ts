@@ -64,9 +64,12 @@ export interface CertificateRepo {
   get(name: string): Promise<CertificateRecord | undefined>;
   /** MUST order by name. */
   list(): Promise<CertificateRecord[]>;
-  /** MUST create or replace the record's certificate, and clear its last error and renewal request. */
+  /** MUST create or replace the record's certificate, and clear its last error, failure count and renewal request. */
   saveIssued(name: string, domains: readonly string[], issued: IssuedCertificate, at: number): Promise<void>;
-  /** MUST create the record when missing, keep its certificate, set its last error, and clear its renewal request. */
+  /**
+   * MUST create the record when missing, keep its certificate, set its last error, count it
+   * (atomically: one more than the failures since the last saveIssued), and clear its renewal request.
+   */
   saveFailure(name: string, domains: readonly string[], failure: { message: string; at: number; retryAt: number }): Promise<void>;
   /** MUST mark the named record (every record when undefined) for renewal now; returns the names marked. */
   requestRenewal(name: string | undefined, at: number): Promise<string[]>;

@@ -100,6 +100,7 @@ export interface TlsCertificatesTable {
   last_error: string | null;
   last_error_at: number | null;
   retry_at: number | null;
+  failures: Generated<number>;
   renew_requested_at: number | null;
   updated_at: number;
 }

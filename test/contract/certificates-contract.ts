@@ -23,12 +23,26 @@ export function certificatesContract(t: ContractContext): void {
       await t.store.certificates.saveFailure('a.test,b.test', ['a.test', 'b.test'], { message: 'CA down', at: 5, retryAt: 65 });
       expect(await t.store.certificates.get('a.test,b.test')).toEqual({
         name: 'a.test,b.test', domains: ['a.test', 'b.test'], issued: undefined,
-        lastError: { message: 'CA down', at: 5, retryAt: 65 }, renewRequestedAt: undefined, updatedAt: 5,
+        lastError: { message: 'CA down', at: 5, retryAt: 65, failures: 1 }, renewRequestedAt: undefined, updatedAt: 5,
       });
       await t.store.certificates.saveIssued('a.test,b.test', ['a.test', 'b.test'], issued('01'), 7);
       expect(await t.store.certificates.get('a.test,b.test')).toEqual({
         name: 'a.test,b.test', domains: ['a.test', 'b.test'], issued: issued('01'), lastError: undefined, renewRequestedAt: undefined, updatedAt: 7,
       });
+    });
+
+    it('counts failures since the last certificate, from any connection', async (ctx) => {
+      await t.store.certificates.saveFailure('a.test', ['a.test'], { message: 'one', at: 1, retryAt: 2 });
+      await t.store.certificates.saveFailure('a.test', ['a.test'], { message: 'two', at: 3, retryAt: 4 });
+      expect((await t.store.certificates.get('a.test'))?.lastError).toEqual({ message: 'two', at: 3, retryAt: 4, failures: 2 });
+      if (t.canOpenPeer) {
+        const peer = await t.openPeer();
+        await peer.certificates.saveFailure('a.test', ['a.test'], { message: 'three', at: 5, retryAt: 6 });
+        expect((await t.store.certificates.get('a.test'))?.lastError?.failures).toBe(3);
+      } else ctx.annotate?.('no openPeer: counted on one connection only');
+      await t.store.certificates.saveIssued('a.test', ['a.test'], issued('01'), 7);
+      await t.store.certificates.saveFailure('a.test', ['a.test'], { message: 'again', at: 8, retryAt: 9 });
+      expect((await t.store.certificates.get('a.test'))?.lastError?.failures).toBe(1);
     });
 
     it('keeps the certificate when a renewal fails, and replaces it when one succeeds', async () => {

@@ -49,11 +49,12 @@ export class Renewal {
   #running = false;
   #again = false;
   #stopped = false;
-  #failures = 0;
   /** No attempt before this: another instance holds the lease. */
   #busyUntil = 0;
   /** No attempt before this unless one is asked for (`soakp tls renew`): a certificate just came. */
   #quietUntil = 0;
+  /** A failure recorded since (by any instance) is waited out; one from before is not. */
+  #startedAt = Infinity;
 
   constructor(deps: RenewalDeps, record: CertificateRecord | undefined) {
     this.#deps = deps;
@@ -66,6 +67,7 @@ export class Renewal {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
+    this.#startedAt = this.#deps.now();
     this.#unsubscribe = this.#deps.store.onChange(() => void this.#run(false));
     if (this.#deps.current().real) this.#ari?.watch(this.#deps.current().pair.cert);
     this.#schedule(this.#next());
@@ -87,7 +89,8 @@ export class Renewal {
     // Nothing of its own yet (a placeholder, another CA's or an earlier name list's certificate):
     // the first attempt of this process is at once, whatever an earlier one's retry time says.
     const own = real && record?.issued !== undefined && record.issued.serial === pair.serial;
-    if (!own && this.#failures === 0) return now;
+    const failedSinceStart = record?.lastError !== undefined && record.lastError.at >= this.#startedAt;
+    if (!own && !failedSinceStart) return now;
     if (record?.lastError !== undefined) return record.lastError.retryAt;
     if (!own || record?.issued === undefined) return now;
     return Math.min(record.issued.renewAt, this.#ari?.at ?? Infinity);
@@ -173,7 +176,6 @@ export class Renewal {
       // Stopped meanwhile (shutdown): the store may be closed; the next start orders again.
       if (this.#stopped) return;
       const pair = await this.#deps.save(got);
-      this.#failures = 0;
       this.#record = await store.certificates.get(name);
       this.#took(pair);
       // Even if the clock says it is due again already (a skewed clock): not in a loop.
@@ -182,8 +184,9 @@ export class Renewal {
       for (const warning of got.warnings) logger.warn({ reason: warning }, 'ACME clean-up failed');
     } catch (err) {
       if (this.#stopped) return;
-      this.#failures += 1;
-      const base = Math.min(settings.retryMax, settings.retryMin * 2 ** (this.#failures - 1));
+      // Counted in the store: the backoff grows whichever instance failed before.
+      const failures = (this.#record?.lastError?.failures ?? 0) + 1;
+      const base = Math.min(settings.retryMax, settings.retryMin * 2 ** Math.min(failures - 1, 30));
       const at = now();
       const retryAt = at + Math.round(base / 2 + (this.#deps.random() * base) / 2); // equal jitter: instances spread out
       const message = (err as Error).message;
