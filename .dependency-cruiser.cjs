@@ -130,6 +130,13 @@ function rulesFor(root) {
     ...privatePaths,
     ...entries,
     {
+      name: 'acme-on-demand',
+      comment: 'tls/ loads acme/ (acme-client, axios, node-forge: ~15 MB) only when ACME is asked for: a dynamic import.',
+      severity: 'error',
+      from: { path: `${at}tls/[^/]+\\.ts$`, pathNot: tests },
+      to: { path: `${at}tls/acme/`, dependencyTypesNot: ['dynamic-import', 'type-only'] },
+    },
+    {
       name: 'no-circular',
       comment: 'A module never reaches itself through its imports (type-only imports included).',
       severity: 'error',

@@ -1,7 +1,5 @@
 import type { Config } from '../config/index.js';
 import { isSoakpError } from '../shared/index.js';
-import { acmeCertificateSource } from './acme/managed.js';
-import { orderOptions } from './acme/settings.js';
 import type { AcmeStore } from './acme/stored.js';
 import { type LocalCaDeps, localCaSource } from './local-ca.js';
 import { fileCertificateSource, readCertificateFiles } from './files.js';
@@ -22,6 +20,8 @@ export async function openCertificateSource(tls: TlsSettings, deps: TlsDeps): Pr
   if (tls.cert !== undefined && tls.key !== undefined) return fileCertificateSource({ cert: tls.cert, key: tls.key }, deps.logger);
   if (tls.mode === undefined) return undefined;
   if (tls.mode === 'local') return localCaSource(tls.names, deps);
+  // Loaded only here: acme-client and what it brings (axios, node-forge, …) cost a server without ACME ~15 MB.
+  const { acmeCertificateSource } = await import('./acme/managed.js');
   return acmeCertificateSource(tls.acme, deps);
 }
 
@@ -39,7 +39,7 @@ export function tlsServing(tls: TlsSettings, source: CertificateSource): TlsServ
 export async function tlsProblems(tls: TlsSettings, env: NodeJS.ProcessEnv): Promise<string[]> {
   try {
     if (tls.cert !== undefined && tls.key !== undefined) readCertificateFiles({ cert: tls.cert, key: tls.key });
-    if (tls.mode === 'acme') await orderOptions(tls.acme, env);
+    if (tls.mode === 'acme') await (await import('./acme/settings.js')).orderOptions(tls.acme, env);
     return [];
   } catch (err) {
     if (isSoakpError(err)) return [`tls: ${err.message}`];
