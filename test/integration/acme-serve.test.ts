@@ -2,12 +2,13 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { servedCertificate, waitFor } from '../helpers/certs.js';
+import { servedCertificate } from '../helpers/certs.js';
 import { json, runCli } from '../helpers/cli.js';
 import { type TestDns, startTestDns } from '../helpers/dns-server.js';
 import { SSE_EVENTS } from '../helpers/fake-routes.js';
-import { type FakeUpstream, Gate, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Pebble, freePort, pebbleAvailable, startPebble } from '../helpers/pebble.js';
+import { holdStream } from '../helpers/held-stream.js';
 import { type ServeProcess, startServe } from '../helpers/serve.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
@@ -95,19 +96,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(status).toEqual([expect.objectContaining({ name: NAME, serial: first, issuer: expect.stringMatching(/Pebble/) })]);
     expect(Date.parse(status[0]!.nextRenewal)).toBeLessThan(Date.parse(status[0]!.notAfter));
 
-    const gate = new Gate();
-    upstream.controls.sseGate = gate;
-    const res = await request(`${server!.url}/v1/chat/completions`, {
-      dispatcher: trustPebble, method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'stream' }] }),
-    });
-    expect(res.statusCode).toBe(200);
-    const chunks: string[] = [];
-    const ended = (async () => {
-      for await (const chunk of res.body) chunks.push(chunk.toString());
-    })();
-    await waitFor(() => chunks.join(''), /\n\n/);
+    const stream = await holdStream(server!.url, trustPebble, token, upstream);
 
     const renew = await runCli(['tls', 'renew', NAME], env);
     expect(renew.code).toBe(0);
@@ -116,10 +105,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     const second = (await servedCertificate(server!.url, pebble.rootPem, NAME)).serialNumber;
     expect(second).not.toBe(first);
 
-    gate.open();
-    await ended;
-    upstream.controls.sseGate = undefined;
-    const events = chunks.join('').split('\n\n').filter((e) => e !== '');
+    const events = await stream.finish();
     expect(events.at(-1)).toBe('data: [DONE]');
     expect(events.length).toBeGreaterThanOrEqual(SSE_EVENTS.length);
   });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestPair, servedSerial, testCa, testLeaf, waitFor, waitForSerial } from '../helpers/certs.js';
 import { json, runCli } from '../helpers/cli.js';
 import { SSE_EVENTS } from '../helpers/fake-routes.js';
-import { type FakeUpstream, Gate, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { holdStream } from '../helpers/held-stream.js';
 import { type ServeProcess, startServe } from '../helpers/serve.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
@@ -86,20 +87,7 @@ describe('HTTPS from certificate files', () => {
 
   it('picks up replaced files (rename, then in place) while an open stream goes on unbroken', async () => {
     const url = server?.url as string;
-    const gate = new Gate();
-    upstream.controls.sseGate = gate;
-    const res = await request(`${url}/v1/chat/completions`, {
-      dispatcher: agent,
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'stream' }] }),
-    });
-    expect(res.statusCode).toBe(200);
-    const chunks: string[] = [];
-    const ended = (async () => {
-      for await (const chunk of res.body) chunks.push(chunk.toString());
-    })();
-    await waitFor(() => chunks.join(''), /\n\n/); // the first event arrived
+    const stream = await holdStream(url, agent, token, upstream);
 
     // Atomic replacement: new files renamed over the old ones.
     const second = testLeaf(temp.dir, ca);
@@ -114,10 +102,7 @@ describe('HTTPS from certificate files', () => {
     install(third);
     await waitForSerial(url, ca.cert, third.serial);
 
-    gate.open();
-    await ended;
-    upstream.controls.sseGate = undefined;
-    const events = chunks.join('').split('\n\n').filter((e) => e !== '');
+    const events = await stream.finish();
     expect(events.at(-1)).toBe('data: [DONE]');
     expect(events.length).toBeGreaterThanOrEqual(SSE_EVENTS.length);
     expect(server?.output()).not.toMatch(/was refused/);
