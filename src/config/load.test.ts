@@ -538,4 +538,9 @@ describe('acme settings', () => {
   ])('refuses %j %j', (flags, env, message) => {
     expect(() => loadConfig(flags as Overrides, env)).toThrow(message);
   });
+
+  it('refuses a DNS propagation wait that would leave an order no time (an order is given up after 30 minutes)', () => {
+    const path = file('slow.yaml', 'tls:\n  mode: acme\n  acme:\n    domains: [a.test]\n    challenge: dns-01\n    dns: cloudflare\n    propagation:\n      timeout: 20m\n');
+    expect(() => loadConfig({ config: path }, {})).toThrow(/tls\.acme\.propagation\.timeout: must be at most 10m/);
+  });
 });

@@ -34,6 +34,8 @@ function acmeProblems(tls: Tls, httpPort: number | undefined): string[] {
     problems.push('tls.acme: External Account Binding needs both a key id and an HMAC key (SOAKP_ACME_EAB_KID, SOAKP_ACME_EAB_HMAC_KEY)');
   }
   if (acme.retryMin > acme.retryMax) problems.push('tls.acme.retryMin: must not be longer than retryMax');
+  // An order is given up after 30 minutes; each name's wait must leave room for the rest of it.
+  if (acme.propagation.timeout > 600_000) problems.push('tls.acme.propagation.timeout: must be at most 10m');
   return problems;
 }
 

@@ -11,13 +11,13 @@ const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
 
 /**
  * The plain-HTTP listener beside HTTPS (`httpPort`): it answers ACME HTTP-01 challenges and
- * sends browsers to HTTPS (308). API paths are refused instead of redirected: a caller that
+ * sends browsers to HTTPS (308) — with ACME, only for the certificate's names. API paths are refused instead of redirected: a caller that
  * sent its token in clear text must fix its URL, not have every request quietly retried.
  */
 export function createPlainHttpServer(tls: TlsServing, httpsPort: number, limits: Config['limits'], edge: { proxies: TrustedProxies; logger: Logger }): Server {
   const server = createServer({ headersTimeout: limits.headersTimeout, requestTimeout: limits.requestTimeout, keepAliveTimeout: limits.keepAliveTimeout }, (req, res) => {
     if (tls.source.http01?.handle(req, res) === true) return;
-    const host = hostOf(req.headers.host);
+    const host = servedName(hostOf(req.headers.host), tls.source.names);
     const target = host === undefined ? undefined : `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
     const path = req.url ?? '/';
     if (target === undefined || path.startsWith('/v1') || path.startsWith('/api') || !path.startsWith('/')) {
@@ -41,4 +41,12 @@ function hostOf(header: string | undefined): string | undefined {
   const name = match[1] as string;
   if (name.startsWith('[') && isIP(name.slice(1, -1)) !== 6) return undefined;
   return name;
+}
+
+/** The host when the certificate is for it (a wildcard covers one label), or when the names are not known. */
+function servedName(host: string | undefined, names: readonly string[] | undefined): string | undefined {
+  if (host === undefined || names === undefined) return host;
+  const lower = host.toLowerCase();
+  const covered = names.some((name) => name === lower || (name.startsWith('*.') && lower.endsWith(name.slice(1)) && !lower.slice(0, -name.length + 1).includes('.')));
+  return covered ? lower : undefined;
 }

@@ -25,6 +25,8 @@ export interface CertificateSource {
   start?(): void;
   /** False while no valid certificate is in use (ACME before its first order): /readyz answers 503. */
   ready?(): boolean;
+  /** The names the certificate is for, when they are known (ACME): the plain-HTTP listener redirects to these only. */
+  readonly names?: readonly string[];
   /** Answers ACME HTTP-01 challenges on the plain-HTTP listener; false for any other path. */
   readonly http01?: { handle(req: IncomingMessage, res: ServerResponse): boolean };
 }

@@ -81,6 +81,10 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(page.statusCode).toBe(308);
     expect(page.headers.location).toBe(`https://${NAME}:${new URL(server!.url).port}/some/page?x=1`);
     await page.body.dump();
+    // Only the certificate's names are redirected to: any other Host gets no Location.
+    const other = await request(`${plain}/some/page`, { headers: { host: 'evil.example' } });
+    expect([other.statusCode, other.headers.location]).toEqual([403, undefined]);
+    await other.body.dump();
     const api = await request(`${plain}/v1/models`, { headers: { host: NAME, authorization: `Bearer ${token}` } });
     expect(api.statusCode).toBe(403);
     expect(await api.body.json()).toMatchObject({ error: { code: 'https_required', type: 'permission_error' } });

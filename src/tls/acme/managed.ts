@@ -69,6 +69,7 @@ export async function acmeCertificateSource(settings: AcmeSettings, deps: AcmeDe
     start: () => renewal.start(),
     ready: () => state.real && state.pair.notAfter.getTime() > now(),
     http01: order.http01,
+    names: wanted.domains,
     close: () => renewal.stop(),
   };
 }
