@@ -42,7 +42,7 @@ export const TLS_FLAGS = Object.keys(SETTINGS).filter((k) => k !== 'acmeEabHmacK
 export function tlsFrom(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv, flags: TlsOverrides): void {
   const tls = copy(raw.tls);
   const sources: string[] = [];
-  for (const [key, [path, name, kind]] of Object.entries(SETTINGS)) {
+  for (const [path, name, kind] of Object.values(SETTINGS)) {
     const value = env[name];
     if (value === undefined || value.trim() === '') continue;
     put(tls, path, fromEnv(value, kind));

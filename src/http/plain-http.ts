@@ -1,18 +1,18 @@
 import { type Server, createServer } from 'node:http';
 import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
-import { SoakpError, errorAnswer, type Logger } from '../shared/index.js';
+import { type Logger, SoakpError, type TrustedProxies, errorAnswer } from '../shared/index.js';
 import type { TlsServing } from '../tls/index.js';
 import { capConnections } from './connections.js';
-import type { TrustedProxies } from '../shared/index.js';
 
 // RFC 9110 §7.2: a host name or address, with an optional port; nothing else is echoed into a Location.
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
 
 /**
  * The plain-HTTP listener beside HTTPS (`httpPort`): it answers ACME HTTP-01 challenges and
- * sends browsers to HTTPS (308) — with ACME, only for the certificate's names. API paths are refused instead of redirected: a caller that
- * sent its token in clear text must fix its URL, not have every request quietly retried.
+ * sends browsers to HTTPS (308), with ACME only for the certificate's names. API paths are
+ * refused instead of redirected: a caller that sent its token in clear text must fix its URL,
+ * not have every request quietly retried.
  */
 export function createPlainHttpServer(tls: TlsServing, httpsPort: number, limits: Config['limits'], edge: { proxies: TrustedProxies; logger: Logger }): Server {
   const server = createServer({ headersTimeout: limits.headersTimeout, requestTimeout: limits.requestTimeout, keepAliveTimeout: limits.keepAliveTimeout }, (req, res) => {
@@ -43,10 +43,16 @@ function hostOf(header: string | undefined): string | undefined {
   return name;
 }
 
-/** The host when the certificate is for it (a wildcard covers one label), or when the names are not known. */
+/** The host when the certificate is for it, or when its names are not known (files, local CA). */
 function servedName(host: string | undefined, names: readonly string[] | undefined): string | undefined {
   if (host === undefined || names === undefined) return host;
   const lower = host.toLowerCase();
-  const covered = names.some((name) => name === lower || (name.startsWith('*.') && lower.endsWith(name.slice(1)) && !lower.slice(0, -name.length + 1).includes('.')));
-  return covered ? lower : undefined;
+  return names.some((name) => covers(name, lower)) ? lower : undefined;
+}
+
+/** RFC 6125 §6.4.3: `*.example.com` covers exactly one label in front of `example.com`. */
+function covers(name: string, host: string): boolean {
+  if (!name.startsWith('*.')) return name === host;
+  const label = host.slice(0, host.length - name.length + 1);
+  return host.endsWith(name.slice(1)) && label !== '' && !label.includes('.');
 }

@@ -55,7 +55,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     const env = { SOAKP_DATA_DIR: dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_CONFIG: config(temp.dir), DNS_CONTROL: dns.controlUrl };
     const args = ['--tls', 'acme', '--acme-domain', '*.shared.test', '--acme-domain', 'shared.test', '--acme-challenge', 'dns-01',
       '--acme-dns', 'exec', '--acme-dns-exec', hook, '--acme-directory', pebble.directoryUrl, '--acme-ca-file', caFile];
-    const [a, b] = await Promise.all([startServe(env, args), startServe(env, args)]);
+    const [a, b] = await Promise.all([startServe(env, [...args, '--http-port', '0']), startServe(env, args)]);
     servers.push(a!, b!);
     // Each either obtains the certificate itself or takes it up from the store: never both.
     const outcome = /TLS certificate obtained|TLS certificate taken up from the store/;
@@ -66,6 +66,17 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     expect(served1.serialNumber).toBe(served2.serialNumber);
     expect(served1.subjectaltname?.split(', ').sort()).toEqual(['DNS:*.shared.test', 'DNS:shared.test']);
     expect(dns.txt('_acme-challenge.shared.test')).toEqual([]);
+    // The plain port redirects for a name the wildcard covers (one label), and for no other.
+    const plain = /"httpUrl":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(a!.output())![1]!;
+    const redirect = async (host: string) => {
+      const res = await request(`${plain}/page`, { headers: { host } });
+      await res.body.dump();
+      return [res.statusCode, res.headers.location];
+    };
+    expect(await redirect('api.shared.test')).toEqual([308, `https://api.shared.test:${new URL(a!.url).port}/page`]);
+    expect(await redirect('SHARED.test')).toEqual([308, `https://shared.test:${new URL(a!.url).port}/page`]);
+    expect(await redirect('a.b.shared.test')).toEqual([403, undefined]);
+    expect(await redirect('evilshared.test')).toEqual([403, undefined]);
     const status = json<Array<{ name: string; serial: string }>>(await runCli(['tls', 'status', '--json'], env));
     expect(status).toEqual([expect.objectContaining({ name: '*.shared.test,shared.test', serial: served1.serialNumber })]);
   });

@@ -1,6 +1,7 @@
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import acme from 'acme-client';
 import { type CertificateRecord, certificateKeyId, certificateName } from '../../domain/index.js';
+import { SoakpError } from '../../shared/index.js';
 import type { Store } from '../../store/index.js';
 import type { Vault } from '../../vault/index.js';
 import { checkPair } from '../pair.js';
@@ -76,7 +77,7 @@ export async function accountKey(store: AcmeStore, vault: SealingVault, director
     await store.secrets.insert(id, vault.sealInternal(id, made));
     sealed = await store.secrets.get(id);
   }
-  if (sealed === undefined) throw new Error('the ACME account key could not be stored');
+  if (sealed === undefined) throw new SoakpError('store_unavailable', 'The ACME account key could not be stored.');
   return vault.openInternal(id, sealed).reveal().toString('utf8');
 }
 
