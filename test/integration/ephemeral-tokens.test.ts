@@ -114,6 +114,8 @@ describe('short-lived tokens minted by an app\'s server', () => {
     while ((last = await chat(one.token, 'gpt-4o-mini')).status !== 401 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect((await error(last)).code).toBe('token_revoked');
     expect((await mint(parent.token)).status).toBe(401);
+    const all = json<Array<{ id: string; state: string }>>(await runCli(['token', 'list', '--all', '--json'], env));
+    expect(all.find((t) => t.id === one.tokenId)?.state).toBe('revoked');
   });
 
   it('stops working once expired (401 token_expired), and is listed with --all only', async () => {
