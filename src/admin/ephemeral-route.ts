@@ -29,6 +29,8 @@ export interface EphemeralRouteDeps {
   /** Counts one mint against the minting token's rate (`ephemeralTokens.mintsPerMinute`); rejects with a 429 past it. */
   limitMint(tokenId: string): Promise<void>;
   addressOf(request: FastifyRequest): string | null;
+  /** Told of each token minted (the data plane's CORS allows its origins at once). */
+  onMinted?(token: TokenRecord): void;
 }
 
 const minterOf = new WeakMap<FastifyRequest, TokenRecord>();
@@ -62,6 +64,7 @@ export async function ephemeralRoutes(app: FastifyInstance, deps: EphemeralRoute
       const parent = minterOf.get(request) as TokenRecord;
       const as = deps.accounts.as(`mint-token:${parent.id}`, deps.addressOf(request));
       const issued = await mintEphemeral(as, parent, request.body ?? {}, deps.settings);
+      deps.onMinted?.(issued.record);
       // A token in the answer: no cache may keep it.
       return reply.code(201).header('cache-control', 'no-store').send({ token: issued.token.reveal(), tokenId: issued.record.id, expiresAt: new Date(issued.record.expiresAt as number).toISOString() });
     },

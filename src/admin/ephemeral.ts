@@ -35,9 +35,13 @@ export async function mintEphemeral(accounts: Accounts, parent: TokenRecord, inp
   const expiresAt = Math.min(now + ttl, parent.expiresAt ?? Infinity);
   const own = browserOptions(parent);
   const origins = input.origins === undefined ? own.origins : narrowOrigins(own.origins, input.origins);
-  const policy = narrowModels((parent.options.policy as Policy | undefined) ?? {}, user.policy ?? {}, input.models);
+  const policy = (parent.options.policy as Policy | undefined) ?? {};
+  const models = input.models === undefined ? undefined : narrowModels(policy, user.policy ?? {}, input.models);
   const options: Record<string, unknown> = { upstream: parent.options.upstream, parent: parent.id };
   if (Object.keys(policy).length > 0) options.policy = policy;
+  // Kept apart from the copied policy: at each request the model must pass both, so a scope the
+  // operator sets on the user later narrows tokens already minted too.
+  if (models) options.models = models;
   if (origins && origins.length > 0) options.origins = [...origins];
   if (own.allowNoOrigin) options.allowNoOrigin = true;
   // Checked again just before the write: a minting token revoked meanwhile mints nothing (and its tokens die with it anyway).
@@ -50,11 +54,19 @@ export async function mintEphemeral(accounts: Accounts, parent: TokenRecord, inp
 
 function ttlOf(ttl: string | number | undefined, settings: EphemeralSettings): number {
   if (ttl === undefined) return Math.min(settings.defaultTtl, settings.maxTtl);
-  const ms = typeof ttl === 'number' ? (Number.isSafeInteger(ttl) && ttl > 0 ? ttl * 1000 : NaN) : parseDuration(ttl);
+  const ms = typeof ttl === 'number' ? (Number.isSafeInteger(ttl) && ttl > 0 ? ttl * 1000 : NaN) : durationOf(ttl);
   if (!(ms >= 1000 && ms <= settings.maxTtl)) {
     throw new SoakpError('invalid_request', `ttl must be from 1 second to ${Math.floor(settings.maxTtl / 60_000)} minutes (a duration such as "10m", or whole seconds).`);
   }
   return ms;
+}
+
+function durationOf(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new SoakpError('invalid_request', `ttl: ${(err as Error).message}`);
+  }
 }
 
 function narrowOrigins(own: readonly string[] | undefined, asked: readonly string[]): string[] {
@@ -70,9 +82,8 @@ function narrowOrigins(own: readonly string[] | undefined, asked: readonly strin
   return out;
 }
 
-/** The minting token's policy with the model scope narrowed: each asked pattern must lie inside the scope it has (its own, or its user's). */
-function narrowModels(policy: Policy, userPolicy: Policy, asked: readonly string[] | undefined): Policy {
-  if (asked === undefined) return policy;
+/** The models asked for, each within the scope the minting token has now (its own, or its user's). */
+function narrowModels(policy: Policy, userPolicy: Policy, asked: readonly string[]): string[] {
   const scope = policy.scopes?.models ?? userPolicy.scopes?.models;
   // A glob read as text: if the wider scope matches it literally, it matches every name the glob does.
   const within = scope ? modelMatcher(scope) : () => true;
@@ -81,5 +92,5 @@ function narrowModels(policy: Policy, userPolicy: Policy, asked: readonly string
     if (!within(m)) throw new SoakpError('invalid_request', `models: ${m} is outside the minting token's models; a short-lived token can only be narrower.`);
   }
   if (asked.length === 0) throw new SoakpError('invalid_request', 'models: give at least one model, or leave the field out to take the minting token\'s.');
-  return { ...policy, scopes: { ...policy.scopes, models: [...asked] } };
+  return [...asked];
 }

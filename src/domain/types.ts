@@ -66,6 +66,8 @@ export interface BrowserOptions {
   readonly origins?: readonly string[];
   readonly allowNoOrigin?: boolean;
   readonly parent?: string;
+  /** An ephemeral token's own narrower model list, applied on top of its (minting token's) scopes. */
+  readonly models?: readonly string[];
 }
 
 export function browserOptions(t: TokenRecord): BrowserOptions {

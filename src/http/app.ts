@@ -109,6 +109,6 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
   const addressOf = (request: FastifyRequest): string | null => request.client.address;
   await app.register(async (scope) => adminRoutes(scope, accounts, addressOf));
   const { ephemeralTokens } = deps.config;
-  await app.register(async (scope) => ephemeralRoutes(scope, { accounts, settings: ephemeralTokens, addressOf, limitMint: (id) => deps.policies.limitMint(id, ephemeralTokens.mintsPerMinute) }));
+  await app.register(async (scope) => ephemeralRoutes(scope, { accounts, settings: ephemeralTokens, addressOf, limitMint: (id) => deps.policies.limitMint(id, ephemeralTokens.mintsPerMinute), onMinted: (token) => pipeline.cors?.note(token) }));
   return app;
 }

@@ -1,5 +1,5 @@
 import type { EndpointFamily } from '../domain/index.js';
-import { SoakpError, isSoakpError } from '../shared/index.js';
+import { SoakpError, addressBucket, isSoakpError } from '../shared/index.js';
 import type { Logger } from '../shared/index.js';
 import type { Budgets, Reservation } from './budget.js';
 import type { PolicyContext, RequestFields, Ticket } from './context.js';
@@ -159,7 +159,8 @@ export class PolicyEngine {
 
 /** Each per-address limit as a subject of its own: the subject's key with the client's address. */
 function perAddress(view: PolicyView, source: string | null): RateLimitSubject[] {
-  return view.perAddress.map(({ key, rpm }) => ({ key: `${key}|ip:${source ?? 'unknown'}`, limits: { rpm } }));
+  const bucket = addressBucket(source);
+  return view.perAddress.map(({ key, rpm }) => ({ key: `${key}|ip:${bucket}`, limits: { rpm } }));
 }
 
 /** Families whose requests name a model in their body (files, uploads, batches… name none). */

@@ -61,9 +61,17 @@ function build(tokenRecord: TokenRecord, user: User): PolicyView {
     origins: browser.origins && browser.origins.length > 0 ? originMatcher(parseOrigins(browser.origins)) : undefined,
     allowNoOrigin: browser.allowNoOrigin === true,
     scopes,
-    models: scopes.models ? modelMatcher(scopes.models) : undefined,
+    models: bothModels(scopes.models, browser.models),
     rate,
     budgets,
     counted: Boolean(token.budget || own.budget || token.limits?.tpm || own.limits?.tpm),
   };
+}
+
+/** The model scope, and an ephemeral token's narrower list on top: a model must pass both. */
+function bothModels(scope: readonly string[] | undefined, narrower: readonly string[] | undefined): ((model: string) => boolean) | undefined {
+  const a = scope ? modelMatcher(scope) : undefined;
+  const b = narrower && narrower.length > 0 ? modelMatcher(narrower) : undefined;
+  if (a && b) return (model) => a(model) && b(model);
+  return a ?? b;
 }

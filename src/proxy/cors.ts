@@ -116,8 +116,20 @@ export class Cors {
     let match = matchers.get(token);
     if (!match) matchers.set(token, (match = originMatcher(origins.map(parseOrigin).filter((p): p is OriginPattern => typeof p !== 'string'))));
     if (!match(origin)) return;
+    extra.vary = 'Origin';
     extra['access-control-allow-origin'] = origin;
     extra['access-control-expose-headers'] = EXPOSED;
+  }
+
+  /** A token just issued by this process: its origins are allowed at once, without waiting for a reload. */
+  note(token: TokenRecord): void {
+    const until = token.expiresAt ?? Infinity;
+    for (const text of browserOptions(token).origins ?? []) {
+      const p = parseOrigin(text);
+      if (typeof p === 'string') continue;
+      if (!p.wildcard) this.#exact.set(p.text, Math.max(until, this.#exact.get(p.text) ?? 0));
+      else this.#patterns.push([p, until]);
+    }
   }
 
   /** One load at a time; a change during a load loads again after it, so the last change is always seen. */

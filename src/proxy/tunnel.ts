@@ -63,10 +63,12 @@ export function tunnel(a: Admitted, pathAndQuery: string, client: Upgrade, conne
   upstreamReq.end();
 }
 
+/** The upstream's headers less `drop` and its CORS headers (soakp answers browsers itself). */
 function rawHeaders(raw: string[], drop: string[]): string {
   let out = '';
   for (let i = 0; i < raw.length; i += 2) {
-    if (!drop.includes((raw[i] as string).toLowerCase())) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    const name = (raw[i] as string).toLowerCase();
+    if (!drop.includes(name) && !name.startsWith('access-control-')) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { TrustedProxies, parseCidr } from './client-address.js';
+import { TrustedProxies, addressBucket, parseCidr } from './client-address.js';
 
 const request = (peer: string, headers: Record<string, string> = {}, encrypted = false) =>
   ({ socket: { remoteAddress: peer, encrypted }, headers }) as unknown as IncomingMessage;
@@ -68,5 +68,18 @@ describe('TrustedProxies', () => {
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=6.6.6.6' }))).toEqual({ address: '127.0.0.1', secure: false });
     // A Forwarded header naming no client at all does not count as disagreeing.
     expect(proxies.clientOf(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', forwarded: 'proto=https;host=soakp.example' }))).toEqual({ address: '203.0.113.9', secure: true });
+  });
+});
+
+describe('addressBucket', () => {
+  it('counts IPv4 whole and IPv6 by its /64', () => {
+    expect(addressBucket('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressBucket('::ffff:203.0.113.7')).toBe('::ffff:203.0.113.7');
+    expect(addressBucket('2001:db8:aa:bb:1:2:3:4')).toBe('2001:db8:aa:bb::/64');
+    expect(addressBucket('2001:0DB8:00aa:00bb:ffff::1')).toBe('2001:db8:aa:bb::/64');
+    expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressBucket('::1')).toBe('0:0:0:0::/64');
+    expect(addressBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressBucket(null)).toBe('unknown');
   });
 });

@@ -130,3 +130,18 @@ function ipOf(text: string): string | undefined {
   if (mapped) s = mapped[1] as string;
   return isIP(s) === 0 ? undefined : s.toLowerCase();
 }
+
+/**
+ * The part of a client address a per-address limit counts: an IPv4 address whole, an IPv6
+ * address by its /64 (a household or a cloud host is handed a whole /64, and could rotate
+ * through it), an unknown address as `unknown`.
+ */
+export function addressBucket(address: string | null): string {
+  if (address === null || address === '') return 'unknown';
+  if (!address.includes(':') || address.includes('.')) return address; // IPv4, or IPv4-mapped IPv6
+  const [head = '', tail] = address.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+}

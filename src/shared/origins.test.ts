@@ -18,7 +18,7 @@ describe('origin patterns', () => {
   });
 
   it('refuses what would allow too much or is not an origin', () => {
-    for (const bad of ['*', 'null', 'NULL', 'https://*', 'https://*.com', 'https://*.1.2.3', 'https://a.*.example.com', 'https://app.example.com/x', 'https://app.example.com?q', 'app.example.com', 'ws://app.example.com', 'https://user@app.example.com', '']) {
+    for (const bad of ['*', 'null', 'NULL', 'https://*', 'https://*.com', 'https://*.com.', 'https://app.example.com.', 'https://a..example.com', 'https://*.1.2.3', 'https://a.*.example.com', 'https://app.example.com/x', 'https://app.example.com?q', 'app.example.com', 'ws://app.example.com', 'https://user@app.example.com', '']) {
       expect(typeof parseOrigin(bad), bad).toBe('string');
     }
     expect(() => parseOrigins(['https://ok.example.com', '*'])).toThrow(/every web site/);

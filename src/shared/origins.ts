@@ -32,6 +32,8 @@ export function parseOrigin(input: string): OriginPattern | string {
     return `${JSON.stringify(raw.slice(0, 80))} has no valid host name`;
   }
   const host = url.hostname;
+  // `app.example.com.` is another origin to a browser, and `*.com.` would pass the label count below.
+  if (host.endsWith('.') || host.includes('..')) return `${JSON.stringify(raw.slice(0, 80))}: write the host without a trailing dot or empty labels`;
   if (host.includes('*')) return `${JSON.stringify(raw.slice(0, 80))}: "*" may only stand for the first label (https://*.example.com)`;
   if (star && (host.startsWith('[') || /^[\d.]+$/.test(host))) return `${JSON.stringify(raw.slice(0, 80))}: "*." needs a domain name after it, not an address`;
   // `*.com` or `*.localhost` would take in every site under a top-level domain.

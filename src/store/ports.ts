@@ -41,14 +41,17 @@ export interface TokenRepo {
   byId(id: string): Promise<TokenRecord | undefined>;
   /** MUST order by creation time; `userId` undefined lists every token of the kind(s). */
   list(filter: { userId?: string; kinds?: TokenKind[] }): Promise<TokenRecord[]>;
-  /** MUST set revokedAt once; revoking again MUST keep the first time and return false. */
+  /**
+   * MUST set revokedAt once; revoking again MUST keep the first time and return false. MUST
+   * also revoke the ephemeral tokens whose `options.parent` is `id` (a minting token's).
+   */
   revoke(id: string, at: number): Promise<boolean>;
   /** MUST NOT move lastUsedAt backwards. */
   touch(id: string, at: number): Promise<void>;
   countByUser(): Promise<Map<string, number>>;
   /**
    * Tokens bound to web origins (`options.origins`) that are active at `at` — not revoked,
-   * not expired — of every kind. MUST NOT return others.
+   * not expired, of no disabled user — of every kind. MUST NOT return others.
    */
   originBound(at: number): Promise<TokenRecord[]>;
   /** MUST delete exactly the tokens of `kind` that expired before `before`; returns how many. */

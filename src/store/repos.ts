@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { SoakpError } from '../shared/index.js';
 import type { MasterKeyRepo, Repos, SecretRepo, TokenRepo, UpstreamKeyRepo, UserRepo } from './ports.js';
 import { fromKey, fromToken, isUniqueViolation, toKey, toToken, toUser } from './rows.js';
@@ -11,7 +11,7 @@ export function sqlRepos(db: Kysely<Database>, changed: () => void = () => {}): 
   return {
     users: notifying(users(db), changed, ['create', 'setStatus', 'delete', 'setPolicy']),
     keys: notifying(keys(db), changed, ['put', 'rewrap']),
-    tokens: notifying(tokens(db), changed, ['insert', 'revoke', 'deleteExpired']),
+    tokens: tokensNotifying(tokens(db), changed),
     secrets: notifying(secrets(db), changed, ['insert', 'put', 'rewrap']),
     masterKeys: notifying(masterKeys(db), changed, ['insert']),
     usage: usageRepo(db), budgets: budgetRepo(db), audit: auditRepo(db),
@@ -80,6 +80,26 @@ function keys(db: Kysely<Database>): UpstreamKeyRepo {
   };
 }
 
+/**
+ * Token writes report a change, except those no cache can hold: a new ephemeral token (a web
+ * app mints one per page: each would empty every server's caches) and a sweep that deleted
+ * nothing. A new token is never in a cache (failed lookups are not cached).
+ */
+function tokensNotifying(repo: TokenRepo, changed: () => void): TokenRepo {
+  return {
+    ...notifying(repo, changed, ['revoke']),
+    async insert(t) {
+      await repo.insert(t);
+      if (t.kind !== 'ephemeral') changed();
+    },
+    async deleteExpired(kind, before) {
+      const n = await repo.deleteExpired(kind, before);
+      if (n > 0) changed();
+      return n;
+    },
+  };
+}
+
 function tokens(db: Kysely<Database>): TokenRepo {
   return {
     async insert(t) {
@@ -95,6 +115,14 @@ function tokens(db: Kysely<Database>): TokenRepo {
     },
     async revoke(id, at) {
       const r = await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      // The ephemeral tokens a minting token made end with it (options is JSON text: `"parent":"<id>"`).
+      await db
+        .updateTable('tokens')
+        .set({ revoked_at: at })
+        .where('kind', '=', 'ephemeral')
+        .where('revoked_at', 'is', null)
+        .where(sql<boolean>`options like ${`%${JSON.stringify({ parent: id }).slice(1, -1).replace(/[\\%_]/g, '\\$&')}%`} escape '\\'`)
+        .execute();
       return Number(r.numUpdatedRows) > 0;
     },
     async touch(id, at) {
@@ -123,6 +151,8 @@ function tokens(db: Kysely<Database>): TokenRepo {
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
         // A first filter in SQL (options is JSON text in every store); the parsed options decide.
         .where('options', 'like', '%"origins"%')
+        // A disabled user's tokens open nothing.
+        .where((eb) => eb.or([eb('user_id', 'is', null), eb('user_id', 'in', eb.selectFrom('users').select('id').where('status', '=', 'active'))]))
         .execute();
       return rows.map(toToken).filter((t) => Array.isArray(t.options.origins) && t.options.origins.length > 0);
     },

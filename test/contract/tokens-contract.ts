@@ -148,5 +148,28 @@ export function tokensContract(t: ContractContext): void {
       for (const kept of [fresh, forever, personalOld]) expect(await t.store.tokens.byId(kept.id)).toEqual(kept);
       expect(await t.store.tokens.deleteExpired('ephemeral', 2_000)).toBe(0);
     });
+
+    it('revokes the ephemeral tokens a minting token made with it, and only those', async () => {
+      const minting = aToken({ id: 'tok_mint_%1', kind: 'mint' });
+      const child = aToken({ kind: 'ephemeral', options: { parent: minting.id, upstream: 'default' } });
+      const lookalike = aToken({ kind: 'ephemeral', options: { parent: 'tok_mintX%1' } });
+      const other = aToken({ kind: 'ephemeral', options: { parent: 'tok_other' } });
+      for (const tok of [minting, child, lookalike, other]) await t.store.tokens.insert(tok);
+      expect(await t.store.tokens.revoke(minting.id, 4242)).toBe(true);
+      expect((await t.store.tokens.byId(child.id))?.revokedAt).toBe(4242);
+      expect((await t.store.tokens.byId(lookalike.id))?.revokedAt).toBeNull();
+      expect((await t.store.tokens.byId(other.id))?.revokedAt).toBeNull();
+      expect(await t.store.tokens.revoke(minting.id, 5000)).toBe(false);
+    });
+
+    it('leaves a disabled user\'s origin-bound tokens out', async () => {
+      const user = aUser();
+      await t.store.users.create(user);
+      const bound = aToken({ userId: user.id, options: { origins: ['https://disabled.example.com'] } });
+      await t.store.tokens.insert(bound);
+      expect((await t.store.tokens.originBound(1)).map((x) => x.id)).toContain(bound.id);
+      await t.store.users.setStatus(user.id, 'disabled');
+      expect((await t.store.tokens.originBound(1)).map((x) => x.id)).not.toContain(bound.id);
+    });
   });
 }
