@@ -126,7 +126,7 @@ export function controlServices(rt: Runtime): Services {
 
 export async function servingServices(rt: Runtime): Promise<ServingServices> {
   // Loaded here: the CLI's commands need neither undici nor the limiter.
-  const [{ Authenticator, Forwarder, inspectionOf }, { createPolicies }] = await Promise.all([import('./proxy/index.js'), import('./policy/index.js')]);
+  const [{ Authenticator, Cors, Forwarder, inspectionOf }, { createPolicies }] = await Promise.all([import('./proxy/index.js'), import('./policy/index.js')]);
   const { config } = rt;
   // First: a certificate that cannot serve stops the start before anything is built.
   const tls = await openTls(rt);
@@ -135,10 +135,15 @@ export async function servingServices(rt: Runtime): Promise<ServingServices> {
   const forwarder = new Forwarder(config.timeouts);
   const policies = createPolicies(rt.store, config, rt.logger, control.auditor);
   const inspection = inspectionOf(config);
+  const cors = new Cors(config.cors, rt.store, rt.logger);
+  await cors.start();
+  const sweeper = sweepEphemeral(rt.store, rt.logger);
   return {
     ...control, auth, forwarder, policies, inspection, tls,
-    pipeline: { auth, forwarder, policies: policies.engine, inspection, connectTimeout: config.timeouts.connect },
+    pipeline: { auth, forwarder, policies: policies.engine, inspection, connectTimeout: config.timeouts.connect, cors },
     close: async () => {
+      clearInterval(sweeper);
+      cors.close();
       tls?.source.close();
       await policies.close(); // after the last request: the ledger is flushed, nothing is lost
       await control.close();
@@ -146,6 +151,19 @@ export async function servingServices(rt: Runtime): Promise<ServingServices> {
       await forwarder.close();
     },
   };
+}
+
+/** How long an expired ephemeral token's row is kept (its use is refused as expired, not unknown), and how often they are swept. */
+const EPHEMERAL_KEPT_MS = 3_600_000;
+const SWEEP_EVERY_MS = 600_000;
+
+/** Deletes ephemeral tokens an hour after they expired: a web app mints one per page, and they would pile up. */
+function sweepEphemeral(store: Store, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    store.tokens.deleteExpired('ephemeral', Date.now() - EPHEMERAL_KEPT_MS).catch((err: unknown) => logger.warn({ err }, 'could not sweep expired ephemeral tokens'));
+  }, SWEEP_EVERY_MS);
+  timer.unref();
+  return timer;
 }
 
 /** The certificate source the settings name, and how the listener serves it; undefined for plain HTTP. */

@@ -25,6 +25,12 @@ export interface TokenOptions {
   upstream?: string | undefined;
   /** Scopes, limits and budget of this token. */
   policy?: Policy | undefined;
+  /** Web origins the token may be used from (canonical: see parseOrigin); none: any, and none needed. */
+  origins?: readonly string[] | undefined;
+  /** With origins: a request without an Origin header passes too. */
+  allowNoOrigin?: boolean | undefined;
+  /** A minting token (kind `mint`) instead of a personal one. */
+  mint?: boolean | undefined;
 }
 
 export interface UserSummary extends User {
@@ -106,8 +112,11 @@ export class Accounts {
     const user = await this.user(email);
     const upstream = options.upstream ? this.upstreamName(options.upstream) : await this.soleUpstream(user.id);
     const expiresAt = options.expiresInMs ? Date.now() + options.expiresInMs : null;
-    const tokenOptions = options.policy && !isEmptyPolicy(options.policy) ? { upstream, policy: options.policy } : { upstream };
-    const issued = await issueToken(this.deps.store, this.deps.vault, { kind: 'personal', userId: user.id, name: options.name ?? 'default', expiresAt, options: tokenOptions });
+    const tokenOptions: Record<string, unknown> = options.policy && !isEmptyPolicy(options.policy) ? { upstream, policy: options.policy } : { upstream };
+    if (options.origins && options.origins.length > 0) tokenOptions.origins = [...options.origins];
+    if (options.allowNoOrigin) tokenOptions.allowNoOrigin = true;
+    const kind = options.mint ? 'mint' : 'personal';
+    const issued = await issueToken(this.deps.store, this.deps.vault, { kind, userId: user.id, name: options.name ?? 'default', expiresAt, options: tokenOptions });
     await this.auditIssued(user.email, issued);
     return issued;
   }
@@ -115,7 +124,7 @@ export class Accounts {
   async listTokens(email?: string, all = false): Promise<Array<TokenRecord & { email: string | null }>> {
     const { store } = this.deps;
     const userId = email === undefined ? undefined : (await this.user(email)).id;
-    const tokens = await store.tokens.list({ userId, kinds: all ? ['personal', 'admin', 'openwebui'] : ['personal'] });
+    const tokens = await store.tokens.list({ userId, kinds: all ? ['personal', 'mint', 'ephemeral', 'admin', 'openwebui'] : ['personal', 'mint'] });
     const emails = new Map((await store.users.list()).map((u) => [u.id, u.email]));
     return tokens.map((t) => ({ ...t, email: t.userId ? (emails.get(t.userId) ?? null) : null }));
   }
@@ -165,8 +174,10 @@ export class Accounts {
   }
 
   // Ids, names and the display prefix (a few characters, made to be shown): never the token.
-  private auditIssued(email: string, { record: r }: IssuedToken): Promise<void> {
-    return this.audit('token.issue', r.id, { user: email, userId: r.userId, name: r.name, prefix: r.displayPrefix, expiresAt: r.expiresAt, upstream: r.options.upstream ?? null, policy: r.options.policy ?? null });
+  auditIssued(email: string, { record: r }: IssuedToken, action = 'token.issue'): Promise<void> {
+    const { origins, allowNoOrigin, parent } = r.options;
+    const browser = { ...(origins ? { origins } : {}), ...(allowNoOrigin ? { allowNoOrigin } : {}), ...(parent ? { parent } : {}) };
+    return this.audit(action, r.id, { user: email, userId: r.userId, kind: r.kind, name: r.name, prefix: r.displayPrefix, expiresAt: r.expiresAt, upstream: r.options.upstream ?? null, policy: r.options.policy ?? null, ...browser });
   }
 
   // A new token follows the user's only key; with several, the default upstream.

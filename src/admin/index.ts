@@ -1,5 +1,7 @@
-/** The control plane: users, keys, tokens, policies and Open WebUI connections, audited; POST /api/keys. */
+/** The control plane: users, keys, tokens, policies and Open WebUI connections, audited; POST /api/keys and POST /api/tokens/ephemeral. */
 export * from './accounts.js';
+export * from './ephemeral.js';
+export * from './ephemeral-route.js';
 export * from './import.js';
 export * from './openwebui.js';
 export * from './policies.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 import { isWellFormedToken, sameHash } from '../crypto/index.js';
-import { tokenState } from '../domain/index.js';
+import { type TokenRecord, tokenState } from '../domain/index.js';
 import { credentialOf, SoakpError } from '../shared/index.js';
 import type { Accounts } from './accounts.js';
 import { saveKey } from './save-key.js';
@@ -54,12 +54,20 @@ export async function adminRoutes(app: FastifyInstance, accounts: Accounts, addr
 
 /** The id of the active admin token presented, or a refusal. */
 async function requireAdmin(accounts: Accounts, request: FastifyRequest, address: string | null): Promise<string> {
-  const credential = credentialOf(request.headers, request.raw.rawHeaders);
-  const { store, vault, auditor } = accounts.deps;
-  const hash = isWellFormedToken(credential) ? vault.hashToken(credential) : undefined;
-  const token = hash && (await store.tokens.byHash(hash));
-  if (hash && token && sameHash(token.hash, hash) && token.kind === 'admin' && tokenState(token, Date.now()) === 'active') return token.id;
+  const token = await presentedToken(accounts, request);
+  if (token && token.kind === 'admin' && tokenState(token, Date.now()) === 'active') return token.id;
   // Counted per address and written once a minute: a guessing flood costs a few rows, never the credential.
-  auditor?.securityEvent('auth_failed', 'admin-api', address, { route: '/api/keys' });
+  accounts.deps.auditor?.securityEvent('auth_failed', 'admin-api', address, { route: '/api/keys' });
   throw new SoakpError('invalid_api_key', 'This route needs an admin token (`soakp admin token`).');
+}
+
+/** The stored token a control-plane request presents (any kind, any state), or undefined. */
+export async function presentedToken(accounts: Accounts, request: FastifyRequest): Promise<TokenRecord | undefined> {
+  const credential = credentialOf(request.headers, request.raw.rawHeaders);
+  const { store, vault } = accounts.deps;
+  // The checksum filters junk before any hashing or lookup.
+  if (!isWellFormedToken(credential)) return undefined;
+  const hash = vault.hashToken(credential);
+  const token = await store.tokens.byHash(hash);
+  return token && sameHash(token.hash, hash) ? token : undefined;
 }

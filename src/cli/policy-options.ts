@@ -9,6 +9,7 @@ export interface PolicyFlags {
   rpm?: string;
   tpm?: string;
   concurrency?: string;
+  rpmPerIp?: string;
   tokenBudget?: string;
   usdBudget?: string;
   budgetPeriod?: string;
@@ -23,6 +24,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--rpm <n>', 'requests per minute')
     .option('--tpm <n>', 'tokens per minute')
     .option('--concurrency <n>', 'requests in flight at once')
+    .option('--rpm-per-ip <n>', 'requests per minute from one client address (for tokens many people share, as in a web page)')
     .option('--token-budget <n>', 'tokens per budget period')
     .option('--usd-budget <x>', 'US dollars per budget period')
     .option('--budget-period <p>', 'day, month (default) or total');
@@ -43,7 +45,7 @@ export function policyFromFlags(f: PolicyFlags): Policy {
   const unknown = endpoints?.filter((e) => !(ENDPOINT_FAMILIES as readonly string[]).includes(e)) ?? [];
   if (unknown.length > 0) problems.push(`--endpoints: unknown ${unknown.join(', ')} (known: ${ENDPOINT_FAMILIES.join(', ')})`);
   const upstreams = list(f.upstreams);
-  const limits = { rpm: int('rpm', f.rpm, 1_000_000), tpm: int('tpm', f.tpm, 10_000_000_000), concurrency: int('concurrency', f.concurrency, 10_000) };
+  const limits = { rpm: int('rpm', f.rpm, 1_000_000), tpm: int('tpm', f.tpm, 10_000_000_000), concurrency: int('concurrency', f.concurrency, 10_000), rpmPerIp: int('rpm-per-ip', f.rpmPerIp, 1_000_000) };
   const tokens = int('token-budget', f.tokenBudget, 1e13);
   let usd: number | undefined;
   if (f.usdBudget !== undefined) {
@@ -55,7 +57,7 @@ export function policyFromFlags(f: PolicyFlags): Policy {
   if (problems.length > 0) throw new UsageError(`Invalid policy:\n  - ${problems.join('\n  - ')}`);
   const policy: Policy = {};
   if (models || endpoints || upstreams) policy.scopes = strip({ models, endpoints, upstreams });
-  if (limits.rpm || limits.tpm || limits.concurrency) policy.limits = strip(limits);
+  if (limits.rpm || limits.tpm || limits.concurrency || limits.rpmPerIp) policy.limits = strip(limits);
   if (tokens !== undefined || usd !== undefined) policy.budget = strip({ tokens, usd, period: (f.budgetPeriod ?? 'month') as BudgetPeriod });
   return policy;
 }
@@ -77,6 +79,7 @@ export function describePolicy(p: Policy | undefined): string {
   if (p.scopes?.endpoints) parts.push(`endpoints=${p.scopes.endpoints.join(',')}`);
   if (p.scopes?.upstreams) parts.push(`upstreams=${p.scopes.upstreams.join(',')}`);
   for (const k of ['rpm', 'tpm', 'concurrency'] as const) if (p.limits?.[k]) parts.push(`${k}=${p.limits[k]}`);
+  if (p.limits?.rpmPerIp) parts.push(`rpm-per-ip=${p.limits.rpmPerIp}`);
   if (p.budget?.tokens) parts.push(`tokens=${p.budget.tokens}/${p.budget.period}`);
   if (p.budget?.usd) parts.push(`usd=${p.budget.usd}/${p.budget.period}`);
   return parts.join(' ');

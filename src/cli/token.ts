@@ -3,6 +3,7 @@ import { tokenState } from '../domain/index.js';
 import { parseDuration } from '../shared/index.js';
 import type { Policy } from '../domain/index.js';
 import { output, row, when, withRuntime } from './context.js';
+import { type BrowserFlags, browserFromFlags } from './browser-options.js';
 import { type PolicyFlags, addPolicyOptions, describePolicy, policyFromFlags } from './policy-options.js';
 
 export function registerToken(program: Command): void {
@@ -14,16 +15,21 @@ export function registerToken(program: Command): void {
       .description('a further personal token for a user (printed once), with optional scopes, limits and budget')
       .option('--name <name>', 'a label to recognise the token by', 'default')
       .option('--expires <duration>', 'lifetime, e.g. 12h, 30d, 1y (default: never)')
-      .option('--upstream <name>', 'which of the user\'s upstream keys the token uses'),
-  ).action(async (email: string, opts: PolicyFlags & { name: string; expires?: string; upstream?: string }, cmd: Command) => {
+      .option('--upstream <name>', 'which of the user\'s upstream keys the token uses')
+      .option('--origins <list>', 'web origins whose pages may use the token, comma-separated (https://app.example.com,https://*.example.com); others are refused')
+      .option('--allow-no-origin', 'with --origins: also accept requests that name no origin (servers, curl)')
+      .option('--mint', "a minting token for an app's server: it mints short-lived tokens (POST /api/tokens/ephemeral) and cannot call /v1"),
+  ).action(async (email: string, opts: PolicyFlags & BrowserFlags & { name: string; expires?: string; upstream?: string }, cmd: Command) => {
       const expiresInMs = opts.expires === undefined ? undefined : parseDuration(opts.expires);
       const policy = policyFromFlags(opts);
+      const browser = browserFromFlags(opts);
       await withRuntime(cmd, async (_rt, accounts, g) => {
-        const { token: t, record } = await accounts.issueToken(email, { name: opts.name, expiresInMs, upstream: opts.upstream, policy });
+        const { token: t, record } = await accounts.issueToken(email, { name: opts.name, expiresInMs, upstream: opts.upstream, policy, ...browser });
+        const what = record.kind === 'mint' ? 'Minting token' : 'Token';
         output(
           g,
-          { email: email.trim().toLowerCase(), token: t.reveal(), tokenId: record.id, name: record.name, expiresAt: when(record.expiresAt), policy: record.options.policy ?? {} },
-          `Token ${record.id} for ${email.trim().toLowerCase()} (shown once, store it now):\n${t.reveal()}`,
+          { email: email.trim().toLowerCase(), token: t.reveal(), tokenId: record.id, kind: record.kind, name: record.name, expiresAt: when(record.expiresAt), policy: record.options.policy ?? {}, origins: record.options.origins ?? null, allowNoOrigin: record.options.allowNoOrigin === true },
+          `${what} ${record.id} for ${email.trim().toLowerCase()} (shown once, store it now):\n${t.reveal()}`,
         );
       });
     });
@@ -31,16 +37,16 @@ export function registerToken(program: Command): void {
   token
     .command('list [email]')
     .description('tokens by id and display prefix, never whole')
-    .option('--all', 'also admin tokens and Open WebUI connection keys')
+    .option('--all', 'also ephemeral tokens, admin tokens and Open WebUI connection keys')
     .action(async (email: string | undefined, opts: { all?: boolean }, cmd: Command) => {
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const now = Date.now();
         const tokens = (await accounts.listTokens(email, opts.all === true)).map((t) => ({
           id: t.id, kind: t.kind, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
           createdAt: when(t.createdAt), expiresAt: when(t.expiresAt), lastUsedAt: when(t.lastUsedAt), revokedAt: when(t.revokedAt),
-          policy: (t.options.policy as Policy | undefined) ?? {},
+          policy: (t.options.policy as Policy | undefined) ?? {}, origins: (t.options.origins as string[] | undefined) ?? null,
         }));
-        const rows = tokens.map((t) => row([t.id, t.kind, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt, describePolicy(t.policy)]));
+        const rows = tokens.map((t) => row([t.id, t.kind, t.email, t.name, t.prefix, t.state, t.createdAt, t.expiresAt, t.lastUsedAt, [describePolicy(t.policy), t.origins ? `origins=${t.origins.join(',')}` : ''].filter(Boolean).join(' ')]));
         output(g, tokens, rows.length > 0 ? ['ID\tKIND\tEMAIL\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED\tPOLICY', ...rows].join('\n') : 'No tokens.');
       });
     });

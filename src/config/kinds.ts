@@ -4,7 +4,7 @@
  * when parsed with `abortPipeEarly` (as schema.ts does).
  */
 import * as v from 'valibot';
-import { parseCidr, parseDuration } from '../shared/index.js';
+import { parseCidr, parseDuration, parseOrigin } from '../shared/index.js';
 
 export const text = v.string('must be a string');
 export const filled = v.pipe(text, v.nonEmpty('must not be empty'));
@@ -99,4 +99,18 @@ export const cidrs = v.pipe(
     const bad = dataset.typed ? dataset.value.find((s) => parseCidr(s) === undefined) : undefined;
     if (bad !== undefined) addIssue({ message: `${CIDRS} (${JSON.stringify(bad.slice(0, 60))} is not)` });
   }),
+);
+
+/** Web origins (exact, or `https://*.example.com`), as a list or as comma-separated text; kept in the form browsers send. */
+export const origins = v.pipe(
+  v.union([text, v.array(text)], 'must be web origins such as https://app.example.com: a list, or one comma-separated text'),
+  v.transform((x) => (Array.isArray(x) ? x : x.split(',')).map((s) => s.trim()).filter((s) => s !== '')),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const entry of dataset.value) {
+      const parsed = parseOrigin(entry);
+      if (typeof parsed === 'string') addIssue({ message: parsed });
+    }
+  }),
+  v.transform((list) => [...new Set(list.map((s) => (parseOrigin(s) as { text: string }).text))]),
 );

@@ -79,7 +79,7 @@ describe('loadConfig defaults', () => {
 });
 
 interface SettingCase {
-  key: keyof Omit<Overrides, 'config' | keyof TlsOverrides>;
+  key: keyof Omit<Overrides, 'config' | 'corsOrigins' | keyof TlsOverrides>;
   env: string;
   fileText: string;
   fileValue: unknown;

@@ -18,6 +18,8 @@ export interface Overrides extends TlsOverrides {
   upstream?: string | undefined;
   logLevel?: string | undefined;
   encryptDatabase?: boolean | undefined;
+  /** `cors.origins`, comma-separated. */
+  corsOrigins?: string | undefined;
 }
 
 /** SOAKP_REDIS_URL sets `rateLimits.redisUrl` (a nested setting the flags do not carry). */
@@ -35,7 +37,16 @@ function trustProxyFromEnv(raw: Record<string, unknown>, origin: Record<string, 
   if (value !== undefined) set(raw, origin, 'trustProxy', value, 'from SOAKP_TRUST_PROXY');
 }
 
-const ENV: Record<keyof Omit<Overrides, 'config' | keyof TlsOverrides>, string> = {
+/** `cors.origins` from SOAKP_CORS_ORIGINS, then --cors-origins (comma-separated), over the config file's. */
+function corsFrom(raw: Record<string, unknown>, origin: Record<string, string>, env: NodeJS.ProcessEnv, flags: Overrides): void {
+  const [value, where] = flags.corsOrigins !== undefined ? [flags.corsOrigins, 'from --cors-origins'] : [nonEmpty(env.SOAKP_CORS_ORIGINS), 'from SOAKP_CORS_ORIGINS'];
+  if (value === undefined) return;
+  const current = raw.cors;
+  raw.cors = { ...(typeof current === 'object' && current !== null && !Array.isArray(current) ? current : {}), origins: value };
+  origin.cors = where;
+}
+
+const ENV: Record<keyof Omit<Overrides, 'config' | 'corsOrigins' | keyof TlsOverrides>, string> = {
   dataDir: 'SOAKP_DATA_DIR',
   databaseUrl: 'SOAKP_DATABASE_URL',
   host: 'SOAKP_HOST',
@@ -68,6 +79,7 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
   redisFromEnv(raw, origin, env);
   tlsFrom(raw, origin, env, flags);
   trustProxyFromEnv(raw, origin, env);
+  corsFrom(raw, origin, env, flags);
   const { config, issues } = checkConfig(raw);
   for (const issue of issues) {
     const path = issue.path.join('.') || '(top level)';

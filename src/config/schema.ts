@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { parseDuration } from '../shared/index.js';
-import { cidrs, dict, duration, durationValue, filled, flag, httpUrl, mapping, named, number, oneOf, size, text, whole } from './kinds.js';
+import { cidrs, dict, duration, durationValue, filled, flag, httpUrl, mapping, named, number, oneOf, origins, size, text, whole } from './kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key'] as const;
@@ -167,6 +167,28 @@ const configSchema = mapping({
       maxTokenAge: duration('600s'),
       /** How far ahead of this server's clock a token's `iat` may be. */
       clockTolerance: duration('30s'),
+    }),
+    {},
+  ),
+  /** Browser apps (docs/browser.md): which web origins may call /v1 from a page. */
+  cors: v.optional(
+    mapping({
+      /** Allowed for every token; origin-bound tokens add their own. Empty: only those. */
+      origins: v.optional(origins, []),
+      /** How long a browser may reuse a preflight's answer (Access-Control-Max-Age). */
+      maxAge: duration('10m'),
+    }),
+    {},
+  ),
+  /** Short-lived tokens minted for web pages by an app's server (`POST /api/tokens/ephemeral`). */
+  ephemeralTokens: v.optional(
+    mapping({
+      /** Lifetime of a token whose request names none. */
+      defaultTtl: duration('10m'),
+      /** Longest lifetime a request may ask for. */
+      maxTtl: duration('60m'),
+      /** Tokens one minting token may mint a minute. */
+      mintsPerMinute: v.optional(whole(1, 1_000_000), 60),
     }),
     {},
   ),

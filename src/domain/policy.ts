@@ -27,6 +27,8 @@ export interface Limits {
   tpm?: number;
   /** Requests in flight at once. */
   concurrency?: number;
+  /** Requests per minute from one client address (a token in a web page is shared by many people). */
+  rpmPerIp?: number;
 }
 
 export interface Budget {
@@ -117,5 +119,5 @@ const DAY_MS = 86_400_000;
 let lastDay = { from: 0, to: 0, iso: '' };
 
 export function isEmptyPolicy(p: Policy): boolean {
-  return !p.scopes?.upstreams && !p.scopes?.models && !p.scopes?.endpoints && !p.limits?.rpm && !p.limits?.tpm && !p.limits?.concurrency && !p.budget;
+  return !p.scopes?.upstreams && !p.scopes?.models && !p.scopes?.endpoints && !p.limits?.rpm && !p.limits?.tpm && !p.limits?.concurrency && !p.limits?.rpmPerIp && !p.budget;
 }

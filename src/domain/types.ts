@@ -35,8 +35,10 @@ export interface UpstreamKey {
 /**
  * `personal`: a user's bearer token for /v1. `admin`: authorises the save-key route and
  * the admin API; it belongs to no user. `openwebui`: the Open WebUI connection key.
+ * `mint`: held by an app's server, it only mints `ephemeral` tokens (short-lived, for a web
+ * page) through `POST /api/tokens/ephemeral`; it cannot call /v1 itself.
  */
-export type TokenKind = 'personal' | 'admin' | 'openwebui';
+export type TokenKind = 'personal' | 'admin' | 'openwebui' | 'mint' | 'ephemeral';
 
 export interface TokenRecord {
   readonly id: string;
@@ -53,6 +55,30 @@ export interface TokenRecord {
   readonly revokedAt: number | null;
   /** Kind-specific settings (e.g. Open WebUI trust options) as JSON; never a secret. */
   readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What a token's options say about web pages: the origins it may be used from (absent: any,
+ * and no Origin needed), whether a request without an Origin is let in, and for an ephemeral
+ * token, the minting token it came from.
+ */
+export interface BrowserOptions {
+  readonly origins?: readonly string[];
+  readonly allowNoOrigin?: boolean;
+  readonly parent?: string;
+}
+
+export function browserOptions(t: TokenRecord): BrowserOptions {
+  return t.options as BrowserOptions;
+}
+
+/**
+ * The token whose limits, budget and ledger rows a request counts against: an ephemeral
+ * token's minting token (the many short-lived tokens of one app share its limits), else itself.
+ */
+export function accountOf(t: TokenRecord): string {
+  const parent = (t.options as BrowserOptions).parent;
+  return t.kind === 'ephemeral' && typeof parent === 'string' ? parent : t.id;
 }
 
 export function tokenState(t: TokenRecord, now: number): 'active' | 'revoked' | 'expired' {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { type Accounts, adminRoutes } from '../admin/index.js';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import { type Accounts, adminRoutes, ephemeralRoutes } from '../admin/index.js';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { type PipelineDeps, bodyBytes, realtimeUpgrade } from '../proxy/index.js';
@@ -16,13 +16,13 @@ import './types.js';
 
 /** What the HTTP application takes from the composition root (ServingServices in main.ts). */
 export interface AppDeps {
-  config: Pick<Config, 'limits' | 'trustProxy'>;
+  config: Pick<Config, 'limits' | 'trustProxy' | 'ephemeralTokens'>;
   /** HTTPS for both planes, when set. */
   tls?: TlsServing | undefined;
   logger: Logger;
   /** Pinged by /readyz. */
   store: Pick<Store, 'ping'>;
-  policies: Pick<Policies, 'unavailable'>;
+  policies: Pick<Policies, 'unavailable' | 'limitMint'>;
   pipeline: PipelineDeps;
   /** The control plane's operations, audited as `actor`. */
   accounts(actor: string, source: string | null): Accounts;
@@ -106,6 +106,9 @@ export async function buildApp(deps: AppDeps, state: AppState = { closing: false
     clientOf,
     answeredWhileClosing: closeIdle,
   });
-  await app.register(async (scope) => adminRoutes(scope, accounts, (request) => request.client.address));
+  const addressOf = (request: FastifyRequest): string | null => request.client.address;
+  await app.register(async (scope) => adminRoutes(scope, accounts, addressOf));
+  const { ephemeralTokens } = deps.config;
+  await app.register(async (scope) => ephemeralRoutes(scope, { accounts, settings: ephemeralTokens, addressOf, limitMint: (id) => deps.policies.limitMint(id, ephemeralTokens.mintsPerMinute) }));
   return app;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Call, Incoming, PipelineDeps, Principal } from '../proxy/index.js';
+import type { Call, Cors, Incoming, PipelineDeps, Principal } from '../proxy/index.js';
 import { bodyBytes, requestBody, runPipeline, upstreamPathOf } from '../proxy/index.js';
 import { SoakpError, errorAnswer } from '../shared/index.js';
 import type { AccessLog, Client, Logger } from '../shared/index.js';
@@ -69,7 +69,19 @@ class HttpCall implements Call {
     } catch (err) {
       return this.fail(err);
     }
+    const { cors } = this.deps.proxy;
+    const origin = req.headers.origin;
+    // A browser's CORS preflight: answered here, for every origin, and never forwarded.
+    if (req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) return this.#preflight(cors);
+    if (cors?.active) cors.decorate(this.extra, origin);
     runPipeline(this.deps.proxy, this);
+  }
+
+  #preflight(cors: Cors | undefined): void {
+    const answer = cors?.preflight(this.req.headers) ?? { status: 403, headers: { vary: 'Origin' }, refusal: new SoakpError('origin_not_allowed', 'This soakp server allows no web pages to call it (no --cors-origins and no origin-bound tokens).') };
+    if (answer.refusal) return this.fail(answer.refusal, answer.headers);
+    this.drain();
+    this.res.writeHead(answer.status, { ...this.extra, ...answer.headers, 'content-length': '0' }).end();
   }
 
   get sink(): ServerResponse {
@@ -96,12 +108,15 @@ class HttpCall implements Call {
 
   onPrincipal = (principal: Principal): void => {
     this.#principal = principal;
+    const { cors } = this.deps.proxy;
+    if (cors) cors.decorateFor(this.extra, this.req.headers.origin, principal.token);
   };
 
   bytesOut = (): number => (this.relay?.bytesOut ?? 0) + this.#errorBytes;
 
-  fail = (err: unknown): void => {
-    this.#errorBytes = answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...this.extra, connection: 'close' } : this.extra, err);
+  fail = (err: unknown, headers?: Record<string, string>): void => {
+    const extra = headers ? { ...this.extra, ...headers } : this.extra;
+    this.#errorBytes = answerError(this.deps.logger, this.reqId, this.req, this.res, this.closing() ? { ...extra, connection: 'close' } : extra, err);
   };
 
   readonly #closed = (): void => {

@@ -14,6 +14,8 @@ export interface PolicyContext {
   /** The canonical path after /v1, without the query. */
   readonly path: string;
   readonly source: string | null;
+  /** The request's Origin header (a web page's), when it has one. */
+  readonly origin?: string | undefined;
 }
 
 export interface FinishFacts {

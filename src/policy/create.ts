@@ -15,6 +15,8 @@ export interface Policies {
   readonly engine: PolicyEngine;
   /** The dependencies that refuse requests while down and are down now: `redis` when fail-closed limits use it. */
   unavailable(): Promise<string[]>;
+  /** Counts one mint of a short-lived token against its minting token's rate; rejects with a 429 past `perMinute`. */
+  limitMint(tokenId: string, perMinute: number): Promise<void>;
   /** Flushes the ledger, then lets go of Redis: call after the last request (then close the auditor). */
   close(): Promise<void>;
 }
@@ -39,6 +41,10 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   return {
     engine,
     unavailable: gate ? oneProbe(gate) : async () => [],
+    limitMint: async (tokenId, perMinute) => {
+      const admission = await limiter.admit([{ key: `mint:${tokenId}`, limits: { rpm: perMinute } }], 0);
+      await admission.release(0);
+    },
     close: async () => {
       await engine.settled(); // requests whose usage was still being counted queue their rows first
       await budgets.close();

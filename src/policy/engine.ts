@@ -1,4 +1,4 @@
-import type { EndpointFamily, TokenRecord, User } from '../domain/index.js';
+import type { EndpointFamily } from '../domain/index.js';
 import { SoakpError, isSoakpError } from '../shared/index.js';
 import type { Logger } from '../shared/index.js';
 import type { Budgets, Reservation } from './budget.js';
@@ -8,7 +8,7 @@ import { promptBound } from './prompt.js';
 import { type PromptParts, readable } from './prompt-parts.js';
 import { type Settling, type Worst, makeTicket, rateLimit, reserve } from './admit-steps.js';
 import { RowOrder } from '../metering/index.js';
-import type { Admission, Auditor, Ledger, RateLimiter, UsageObservation } from './ports.js';
+import type { Admission, Auditor, Ledger, RateLimiter, RateLimitSubject, UsageObservation } from './ports.js';
 
 export { policyOf } from './policy-view.js';
 export type { FinishFacts, PolicyContext, RequestFields, Ticket } from './context.js';
@@ -56,15 +56,32 @@ export class PolicyEngine {
     this.deps.auditor.securityEvent('auth_failed', `ip:${source ?? 'unknown'}`, source);
   }
 
-  /** Scopes that need no body: the upstream and the endpoint family. */
+  /** Scopes that need no body: the web origin, the upstream and the endpoint family. */
   checkRoute(ctx: PolicyContext): void {
-    const { scopes } = policyView(ctx.token, ctx.user);
+    const view = policyView(ctx.token, ctx.user);
+    const { scopes } = view;
+    if (view.origins) this.#checkOrigin(ctx, view);
     if (scopes.upstreams && !scopes.upstreams.includes(ctx.upstream)) this.#deny(ctx, 'upstream_not_allowed', `This token may not use the upstream "${ctx.upstream}".`);
     if (scopes.endpoints && !scopes.endpoints.includes(ctx.family)) this.#deny(ctx, 'endpoint_not_allowed', `This token may not call ${ctx.family} endpoints.`);
     // Fail closed: a path soakp cannot classify would pass budgets and scopes unmetered.
-    if (ctx.family === 'other' && this.deps.unknownEndpoints !== 'allow' && !scopes.endpoints?.includes('other') && guarded(policyView(ctx.token, ctx.user))) {
+    if (ctx.family === 'other' && this.deps.unknownEndpoints !== 'allow' && !scopes.endpoints?.includes('other') && guarded(view)) {
       this.#deny(ctx, 'endpoint_not_metered', `soakp cannot meter or scope /v1${ctx.path.slice(0, 200)}, and this token has a budget, a token limit or a model or endpoint scope. Paths are case-sensitive: use OpenAI's (e.g. /v1/chat/completions).`);
     }
+  }
+
+  /**
+   * An origin-bound token is for its web pages: a browser always names the page's origin, so a
+   * request from another origin, or (unless allowed) from no page at all — the token copied
+   * out of the page into curl — is refused. It does not stop a client that forges the header:
+   * docs/browser.md says what it does stop.
+   */
+  #checkOrigin(ctx: PolicyContext, view: PolicyView): void {
+    const { origin } = ctx;
+    if (origin === undefined) {
+      if (!view.allowNoOrigin) this.#deny(ctx, 'origin_required', 'This token is bound to web origins and the request has no Origin header: it works only from those pages (or issue it with --allow-no-origin).');
+      return;
+    }
+    if (!(view.origins as (o: string) => boolean)(origin)) this.#deny(ctx, 'origin_not_allowed', `This token may not be used from the origin ${JSON.stringify(origin.slice(0, 200))}.`);
   }
 
   /** Whether the body must be read first: for a model scope, or to price the worst case. */
@@ -120,7 +137,7 @@ export class PolicyEngine {
       const ticket = (admission: Admission, reservation: Reservation): Ticket => makeTicket(this.#settling, ctx, worst, admission, reservation);
       const budgetSubjects = metered ? view.budgets : [];
       const then = (a: Admission): Maybe<Ticket> => reserve(budgets, budgetSubjects, worst, a, ticket);
-      const admission = rateLimit(limiter, view.rate, worst);
+      const admission = rateLimit(limiter, view.perAddress.length === 0 ? view.rate : [...view.rate, ...perAddress(view, ctx.source)], worst);
       const done = admission instanceof Promise ? admission.then(then) : then(admission);
       return done instanceof Promise ? done.catch(refused) : done;
     } catch (err) {
@@ -134,10 +151,15 @@ export class PolicyEngine {
     throw err;
   }
 
-  #deny(ctx: PolicyContext, code: 'model_not_allowed' | 'endpoint_not_allowed' | 'upstream_not_allowed' | 'endpoint_not_metered' | 'model_unreadable', message: string): never {
+  #deny(ctx: PolicyContext, code: 'model_not_allowed' | 'endpoint_not_allowed' | 'upstream_not_allowed' | 'endpoint_not_metered' | 'model_unreadable' | 'origin_required' | 'origin_not_allowed', message: string): never {
     this.deps.auditor.securityEvent('scope_denied', `token:${ctx.token.id}`, ctx.source, { code });
     throw new SoakpError(code, message);
   }
+}
+
+/** Each per-address limit as a subject of its own: the subject's key with the client's address. */
+function perAddress(view: PolicyView, source: string | null): RateLimitSubject[] {
+  return view.perAddress.map(({ key, rpm }) => ({ key: `${key}|ip:${source ?? 'unknown'}`, limits: { rpm } }));
 }
 
 /** Families whose requests name a model in their body (files, uploads, batches… name none). */

@@ -1,4 +1,5 @@
-import { type EndpointFamily, type Policy, type Scopes, effectiveScopes, modelMatcher } from '../domain/index.js';
+import { type EndpointFamily, type Policy, type Scopes, accountOf, browserOptions, effectiveScopes, modelMatcher } from '../domain/index.js';
+import { originMatcher, parseOrigins } from '../shared/index.js';
 import type { TokenRecord, User } from '../domain/index.js';
 import type { BudgetSubject } from './budget.js';
 import type { RateLimitSubject } from './ports.js';
@@ -15,6 +16,12 @@ export interface PolicyView {
   readonly budgets: readonly BudgetSubject[];
   /** A budget or a tokens-per-minute limit applies: a metered request's worst case is priced. */
   readonly counted: boolean;
+  /** Requests-per-minute limits per client address: the subject's key, to which the address is added. */
+  readonly perAddress: ReadonlyArray<{ readonly key: string; readonly rpm: number }>;
+  /** The web origins the token may be used from, compiled; undefined when it is bound to none. */
+  readonly origins: ((origin: string) => boolean) | undefined;
+  /** An origin-bound token issued with --allow-no-origin: a request without an Origin passes. */
+  readonly allowNoOrigin: boolean;
 }
 
 export function policyOf(token: TokenRecord): Policy {
@@ -39,13 +46,20 @@ function build(tokenRecord: TokenRecord, user: User): PolicyView {
   const token = policyOf(tokenRecord);
   const own = user.policy ?? {};
   const scopes = effectiveScopes(token, own);
+  // An ephemeral token counts against its minting token: the page's many tokens share one limit.
+  const tokenKey = `token:${accountOf(tokenRecord)}`;
   const rate: RateLimitSubject[] = [];
-  if (token.limits) rate.push({ key: `token:${tokenRecord.id}`, limits: token.limits });
+  if (token.limits) rate.push({ key: tokenKey, limits: token.limits });
   if (own.limits) rate.push({ key: `user:${user.id}`, limits: own.limits });
+  const perAddress = rate.filter((r) => (r.limits.rpmPerIp ?? 0) > 0).map((r) => ({ key: r.key, rpm: r.limits.rpmPerIp as number }));
   const budgets: BudgetSubject[] = [];
-  if (token.budget) budgets.push({ scope: `token:${tokenRecord.id}`, budget: token.budget });
+  if (token.budget) budgets.push({ scope: tokenKey, budget: token.budget });
   if (own.budget) budgets.push({ scope: `user:${user.id}`, budget: own.budget });
+  const browser = browserOptions(tokenRecord);
   return {
+    perAddress,
+    origins: browser.origins && browser.origins.length > 0 ? originMatcher(parseOrigins(browser.origins)) : undefined,
+    allowNoOrigin: browser.allowNoOrigin === true,
     scopes,
     models: scopes.models ? modelMatcher(scopes.models) : undefined,
     rate,

@@ -83,8 +83,9 @@ export class RateLimitRefusal extends SoakpError {
   }
 }
 
-/** Subject keys are `token:<id>` or `user:<id>`; only the kind goes into a message. */
+/** Subject keys are `token:<id>` or `user:<id>`, `|ip:<address>` added for a per-address limit; only the kind goes into a message. */
 function subjectNoun(key: string): string {
   const kind = key.slice(0, key.indexOf(':'));
-  return kind === 'token' || kind === 'user' ? kind : 'credential';
+  const noun = kind === 'token' || kind === 'user' ? kind : kind === 'mint' ? 'minting token' : 'credential';
+  return key.includes('|ip:') ? `${noun} from your address` : noun;
 }

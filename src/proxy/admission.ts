@@ -97,7 +97,7 @@ const FORWARDED_METHODS: ReadonlySet<string> = new Set(ALLOW.split(', '));
 function authorised(deps: AdmissionDeps, req: Incoming, path: string, principal: Principal, onPrincipal: ((p: Principal) => void) | undefined, done: Admit): void {
   try {
     onPrincipal?.(principal);
-    const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), path, source: req.source };
+    const ctx: PolicyContext = { user: principal.user, token: principal.token, upstream: principal.upstream.name, family: endpointFamily(path), path, source: req.source, origin: req.headers.origin };
     deps.policies.checkRoute(ctx);
     const { body } = req;
     if (!body || !deps.policies.needsFields(ctx)) return admitted(deps, req, principal, ctx, { fields: req.fields ?? {}, body, complete: true }, done);

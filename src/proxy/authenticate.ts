@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/index.js';
 import { isWellFormedToken, sameHash } from '../crypto/index.js';
-import { identityEmail, type OpenWebUIOptions, openWebUISecretId, type TokenRecord, tokenState, type User } from '../domain/index.js';
+import { browserOptions, identityEmail, type OpenWebUIOptions, openWebUISecretId, type TokenRecord, tokenState, type User } from '../domain/index.js';
 import { credentialOf, isSoakpError, SoakpError } from '../shared/index.js';
 import type { Secret } from '../shared/index.js';
 import type { Store } from '../store/index.js';
@@ -45,6 +45,8 @@ export class Authenticator {
   readonly #tokens = new BoundedCache<TokenRecord>();
   readonly #principals = new BoundedCache<Principal>();
   readonly #jwtSecrets = new BoundedCache<Secret<Buffer> | null>();
+  /** Minting tokens by id (null: gone), for their ephemeral tokens' requests. */
+  readonly #parents = new BoundedCache<TokenRecord | null>();
   readonly #unsubscribe: () => void;
 
   constructor(deps: AuthDeps) {
@@ -53,6 +55,7 @@ export class Authenticator {
       this.#tokens.clear();
       this.#principals.clear();
       this.#jwtSecrets.clear();
+      this.#parents.clear();
     });
   }
 
@@ -71,6 +74,8 @@ export class Authenticator {
 
   #principalFor(token: TokenRecord, headers: IncomingHttpHeaders, target: Target): Principal | Promise<Principal> {
     if (token.kind === 'personal' && token.userId !== null) return this.#principal(token, { id: token.userId });
+    if (token.kind === 'ephemeral' && token.userId !== null) return this.#ephemeral(token, token.userId);
+    if (token.kind === 'mint') throw new SoakpError('mint_only', 'This is a minting token: it creates short-lived tokens for web pages (POST /api/tokens/ephemeral) and cannot call /v1 itself.');
     if (token.kind !== 'openwebui') throw invalid();
     return this.#openWebUI(token, headers, target);
   }
@@ -84,6 +89,17 @@ export class Authenticator {
       return this.#principal(token, { email: options.modelsUser });
     }
     throw new SoakpError('invalid_api_key', 'Open WebUI sent no user identity: set ENABLE_FORWARD_USER_INFO_HEADERS=true in Open WebUI.');
+  }
+
+  /** An ephemeral token lives only while the minting token it came from does: revoking that one ends them all. */
+  #ephemeral(token: TokenRecord, userId: string): Principal | Promise<Principal> {
+    const id = browserOptions(token).parent ?? '';
+    const known = this.#parents.get(id);
+    if (known !== undefined) return this.#principal(parentChecked(known), { id: userId });
+    return this.#deps.store.tokens.byId(id).then((parent) => {
+      this.#parents.set(id, parent ?? null);
+      return this.#principal(parentChecked(parent ?? null), { id: userId });
+    });
   }
 
   close(): void {
@@ -144,6 +160,13 @@ function checked(token: TokenRecord): TokenRecord {
   if (state === 'revoked') throw new SoakpError('token_revoked', 'This soakp token has been revoked.');
   if (state === 'expired') throw new SoakpError('token_expired', 'This soakp token has expired.');
   return token;
+}
+
+function parentChecked(parent: TokenRecord | null): TokenRecord {
+  if (parent === null || parent.kind !== 'mint' || tokenState(parent, Date.now()) !== 'active') {
+    throw new SoakpError('token_revoked', 'This short-lived token has ended with the minting token it came from (revoked or expired).');
+  }
+  return parent;
 }
 
 /**

@@ -14,7 +14,11 @@ const HOP_BY_HOP = new Set([
 // The upstream's own policies for its host, which is not soakp's: its cookies, and its
 // HSTS (OpenAI's says includeSubDomains and preload; over soakp's HTTPS a browser would apply
 // it to soakp's host). soakp's own HSTS, when set, is added by the listener.
-const UPSTREAM_ONLY = new Set(['set-cookie', 'strict-transport-security']);
+// Its CORS headers too: soakp answers browsers itself (an upstream's `*` must not reach a page).
+const UPSTREAM_ONLY = new Set([
+  'set-cookie', 'strict-transport-security', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
+  'access-control-allow-headers', 'access-control-expose-headers', 'access-control-max-age', 'access-control-allow-private-network',
+]);
 
 const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
 
@@ -112,13 +116,18 @@ export function answerHead(raw: readonly Buffer[], own: Readonly<Record<string, 
   const listed = connectionListed(connection);
   if (listed) for (let i = list.length - 2; i >= 0; i -= 2) if (listed.has(list[i] as string)) list.splice(i, 2);
   for (const name in own) list.push(name, own[name] as string);
-  for (const name in extra) if (!has(list, name)) list.push(name, extra[name] as string);
+  for (const name in extra) {
+    const at = indexOf(list, name);
+    if (at === -1) list.push(name, extra[name] as string);
+    // Vary lists what an answer depends on: the upstream's reasons and soakp's (Origin) both hold.
+    else if (name === 'vary') list[at + 1] = `${list[at + 1] as string}, ${extra[name] as string}`;
+  }
   return { list, contentType, requestId };
 }
 
-function has(list: readonly string[], name: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
-  return false;
+function indexOf(list: readonly string[], name: string): number {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return i;
+  return -1;
 }
 
 /** The header names a `Connection:` value lists; undefined when it lists none beyond keep-alive and close. */

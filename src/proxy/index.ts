@@ -7,6 +7,7 @@ export * from './admission.js';
 export * from './authenticate.js';
 export * from './body.js';
 export * from './collect.js';
+export * from './cors.js';
 export * from './forward.js';
 export * from './inspection.js';
 export * from './path.js';

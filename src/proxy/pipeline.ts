@@ -3,10 +3,13 @@ import { type Admitted, type EndFacts, type AdmissionDeps, type Incoming, NO_USA
 import type { Principal } from './authenticate.js';
 import { type AnswerSink, Relay, type RelayCall } from './relay.js';
 import { type Upgrade, tunnel } from './tunnel.js';
+import type { Cors } from './cors.js';
 
 export interface PipelineDeps extends AdmissionDeps {
   /** Milliseconds a realtime upgrade waits for the upstream to connect and answer. */
   connectTimeout: number;
+  /** Which web origins may call from a page (the HTTP entry answers preflights with it); absent: none. */
+  cors?: Cors | undefined;
 }
 
 /**

@@ -46,6 +46,13 @@ export interface TokenRepo {
   /** MUST NOT move lastUsedAt backwards. */
   touch(id: string, at: number): Promise<void>;
   countByUser(): Promise<Map<string, number>>;
+  /**
+   * Tokens bound to web origins (`options.origins`) that are active at `at` — not revoked,
+   * not expired — of every kind. MUST NOT return others.
+   */
+  originBound(at: number): Promise<TokenRecord[]>;
+  /** MUST delete exactly the tokens of `kind` that expired before `before`; returns how many. */
+  deleteExpired(kind: TokenKind, before: number): Promise<number>;
 }
 
 /** Internal secrets of the proxy itself (e.g. the token-hash key), sealed like user keys. */

@@ -11,7 +11,7 @@ export function sqlRepos(db: Kysely<Database>, changed: () => void = () => {}): 
   return {
     users: notifying(users(db), changed, ['create', 'setStatus', 'delete', 'setPolicy']),
     keys: notifying(keys(db), changed, ['put', 'rewrap']),
-    tokens: notifying(tokens(db), changed, ['insert', 'revoke']),
+    tokens: notifying(tokens(db), changed, ['insert', 'revoke', 'deleteExpired']),
     secrets: notifying(secrets(db), changed, ['insert', 'put', 'rewrap']),
     masterKeys: notifying(masterKeys(db), changed, ['insert']),
     usage: usageRepo(db), budgets: budgetRepo(db), audit: auditRepo(db),
@@ -114,6 +114,21 @@ function tokens(db: Kysely<Database>): TokenRepo {
         .groupBy('user_id')
         .execute();
       return new Map(rows.filter((r) => r.user_id !== null).map((r) => [r.user_id as string, Number(r.n)]));
+    },
+    async originBound(at) {
+      const rows = await db
+        .selectFrom('tokens')
+        .selectAll()
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+        // A first filter in SQL (options is JSON text in every store); the parsed options decide.
+        .where('options', 'like', '%"origins"%')
+        .execute();
+      return rows.map(toToken).filter((t) => Array.isArray(t.options.origins) && t.options.origins.length > 0);
+    },
+    async deleteExpired(kind, before) {
+      const r = await db.deleteFrom('tokens').where('kind', '=', kind).where('expires_at', 'is not', null).where('expires_at', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
     },
   };
 }

@@ -75,6 +75,8 @@ interface Call {
 const PER_HOP = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
 // What soakp adds of its own: its request id (only where the upstream sent none) and Server-Timing.
 const SOAKP_OWN = new Set(['x-request-id', 'server-timing']);
+// The upstream's CORS headers (Prism sends `*` with credentials) never reach a browser: soakp answers CORS itself.
+const UPSTREAM_CORS = /^access-control-/;
 
 /**
  * Prism's end-to-end headers as soakp should pass them on: each one present with the same
@@ -84,6 +86,10 @@ function headerDifferences(direct: Record<string, string>, proxied: Record<strin
   const out: string[] = [];
   for (const [name, value] of Object.entries(direct)) {
     if (PER_HOP.has(name)) continue;
+    if (UPSTREAM_CORS.test(name)) {
+      if (name in proxied) out.push(`${name}: the upstream's CORS header passed through soakp`);
+      continue;
+    }
     if (proxied[name] !== value) out.push(`${name}: ${JSON.stringify(proxied[name])} through soakp, ${JSON.stringify(value)} from Prism`);
   }
   for (const name of Object.keys(proxied)) {

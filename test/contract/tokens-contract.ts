@@ -121,5 +121,32 @@ export function tokensContract(t: ContractContext): void {
       expect(counts.get(cal.id) ?? 0).toBe(0);
       expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(5);
     });
+
+    it('lists active origin-bound tokens only: not revoked, not expired, not without origins', async () => {
+      const at = 1_800_000_000_000;
+      const bound = aToken({ kind: 'personal', options: { origins: ['https://app.example.com'] } });
+      const minting = aToken({ kind: 'mint', options: { origins: ['https://*.example.com'] }, expiresAt: at + 1 });
+      const expired = aToken({ kind: 'ephemeral', options: { origins: ['https://old.example.com'] }, expiresAt: at });
+      const revoked = aToken({ options: { origins: ['https://gone.example.com'] }, revokedAt: at - 5 });
+      const empty = aToken({ options: { origins: [] } });
+      const mentions = aToken({ name: 'origins', options: { note: '"origins"' } });
+      const plain = aToken();
+      for (const tok of [bound, minting, expired, revoked, empty, mentions, plain]) await t.store.tokens.insert(tok);
+      const found = (await t.store.tokens.originBound(at)).map((x) => x.id);
+      expect(found).toEqual(expect.arrayContaining([bound.id, minting.id]));
+      for (const out of [expired, revoked, empty, mentions, plain]) expect(found).not.toContain(out.id);
+    });
+
+    it('deletes exactly the tokens of a kind that expired before a time', async () => {
+      const old = aToken({ kind: 'ephemeral', expiresAt: 1_000 });
+      const fresh = aToken({ kind: 'ephemeral', expiresAt: 5_000 });
+      const forever = aToken({ kind: 'ephemeral' });
+      const personalOld = aToken({ kind: 'personal', expiresAt: 1_000 });
+      for (const tok of [old, fresh, forever, personalOld]) await t.store.tokens.insert(tok);
+      expect(await t.store.tokens.deleteExpired('ephemeral', 2_000)).toBeGreaterThanOrEqual(1);
+      expect(await t.store.tokens.byId(old.id)).toBeUndefined();
+      for (const kept of [fresh, forever, personalOld]) expect(await t.store.tokens.byId(kept.id)).toEqual(kept);
+      expect(await t.store.tokens.deleteExpired('ephemeral', 2_000)).toBe(0);
+    });
   });
 }
