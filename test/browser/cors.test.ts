@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
@@ -9,19 +8,10 @@ import { json, runCli } from '../helpers/cli.js';
 import { SSE_EVENTS } from '../helpers/fake-routes.js';
 import { type FakeUpstream, Gate, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
+import { CHAT_PAGE, chat, shows, startStream, streamChat, streamOutcome } from './chat-page.js';
 
 const SUITE = 'a browser page calls soakp with the openai SDK: CORS, streaming, ephemeral tokens';
-const PAGE = readFileSync(new URL('./chat-page.html', import.meta.url), 'utf8');
 
-interface Call { baseURL: string; apiKey: string }
-interface Outcome { ok: boolean; content?: string; name?: string; status?: number; code?: string; message?: string }
-/** What chat-page.html puts on globalThis (the evaluated functions run in the page, not here). */
-interface PageApi { streamChat(c: Call): Promise<Outcome>; chat(c: Call): Promise<Outcome>; run?: Promise<Outcome> }
-type Doc = { document: { getElementById(id: string): { textContent: string | null } | null } };
-
-const shows = (page: Page, text: string) =>
-  page.waitForFunction((want) => (globalThis as unknown as Doc).document.getElementById('out')?.textContent === want, text, { timeout: 10_000 });
-const chat = (page: Page, call: Call) => page.evaluate((c) => (globalThis as unknown as PageApi).chat(c), call);
 const corsMessages = (tab: OpenedPage) => tab.console.filter((m) => /cors/i.test(m));
 
 describe.runIf(chromiumAvailable(SUITE))(SUITE, () => {
@@ -44,7 +34,7 @@ describe.runIf(chromiumAvailable(SUITE))(SUITE, () => {
     json(await runCli(['user', 'add', 'b@example.com', '--key-stdin', '--no-token', '--json'], env, canaryKey()));
     soakp = await Soakp.open({ logLevel: 'silent', env });
     server = await soakp.listen({ host: '127.0.0.1', port: 0 });
-    [app, stranger, minted] = await Promise.all([startPageServer(PAGE), startPageServer(PAGE), startPageServer(PAGE)]);
+    [app, stranger, minted] = await Promise.all([startPageServer(CHAT_PAGE), startPageServer(CHAT_PAGE), startPageServer(CHAT_PAGE)]);
     browser = await launchChromium();
   });
 
@@ -59,19 +49,23 @@ describe.runIf(chromiumAvailable(SUITE))(SUITE, () => {
 
   const issue = async (...options: string[]) => json<{ token: string }>(await runCli(['token', 'issue', 'b@example.com', ...options, '--json'], env));
   const v1 = () => `${server.url}/v1`;
+  // The CLI issues tokens in another process; soakp learns their origins when it notices the change
+  // (it polls the database): a page may call once soakp answers that origin's preflight.
+  const preflightOpens = (origin: string) =>
+    expect.poll(async () => (await fetch(`${v1()}/chat/completions`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } })).status, { timeout: 5_000 }).toBe(204);
 
   it('streams a chat completion into the page delta by delta; soakp answers the preflight', async () => {
     const { token } = await issue('--origins', app.origin);
+    await preflightOpens(app.origin);
     const gate = new Gate();
     upstream.controls.sseGate = gate; // the fake sends the first delta, then holds the rest
     const before = upstream.requests.length;
     const tab = await openPage(browser, app.url);
     try {
-      // Started in the page and left running there; its outcome is read after the gate opens.
-      await tab.page.evaluate((c) => void ((globalThis as unknown as PageApi).run = (globalThis as unknown as PageApi).streamChat(c)), { baseURL: v1(), apiKey: token });
+      await startStream(tab.page, { baseURL: v1(), apiKey: token });
       await shows(tab.page, SSE_EVENTS[0] as string); // rendered while the upstream still holds the rest
       gate.open();
-      expect(await tab.page.evaluate(() => (globalThis as unknown as PageApi).run)).toEqual({ ok: true, content: SSE_EVENTS.join('') });
+      expect(await streamOutcome(tab.page)).toEqual({ ok: true, content: SSE_EVENTS.join('') });
       await shows(tab.page, SSE_EVENTS.join(''));
       // The SDK's authorization and JSON content type make the browser preflight: soakp answered it.
       expect(upstream.requests.slice(before).map((r) => r.method)).toEqual(['POST']);
@@ -89,7 +83,7 @@ describe.runIf(chromiumAvailable(SUITE))(SUITE, () => {
     const before = upstream.requests.length;
     const tab = await openPage(browser, stranger.url);
     try {
-      const outcome = await tab.page.evaluate((c) => (globalThis as unknown as PageApi).streamChat(c), { baseURL: v1(), apiKey: token });
+      const outcome = await streamChat(tab.page, { baseURL: v1(), apiKey: token });
       expect(outcome).toMatchObject({ ok: false, name: 'APIConnectionError' });
       // Chromium logs the refused preflight to the console on its own schedule: wait for it.
       await expect.poll(() => corsMessages(tab).some((m) => m.includes('blocked by CORS policy')), { timeout: 5_000 }).toBe(true);
@@ -101,6 +95,7 @@ describe.runIf(chromiumAvailable(SUITE))(SUITE, () => {
 
   it('serves a page an ephemeral token the app backend minted, until it expires (401 token_expired)', async () => {
     const { token: mint } = await issue('--mint', '--origins', minted.origin);
+    await preflightOpens(minted.origin); // a minting token's origins open CORS for its ephemeral tokens
     const tab = await openPage(browser, minted.url); // opened first: the 2 s lifetime is for the calls
     try {
       // The app's backend (this test, in Node) mints a short-lived token and hands it to the page.
