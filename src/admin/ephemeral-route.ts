@@ -6,7 +6,8 @@ import type { Accounts } from './accounts.js';
 import { type EphemeralRequest, type EphemeralSettings, mintEphemeral } from './ephemeral.js';
 import { presentedToken } from './routes.js';
 
-const body = v.optional(
+// No body at all is an empty request (Fastify gives null for it).
+const body = v.nullish(
   v.strictObject({
     ttl: v.optional(v.union([v.pipe(v.string(), v.maxLength(20)), v.pipe(v.number(), v.integer())], 'ttl must be a duration such as "10m", or whole seconds')),
     origins: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(300))), v.maxLength(20))),

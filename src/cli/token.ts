@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { tokenState } from '../domain/index.js';
+import { type TokenRecord, tokenState } from '../domain/index.js';
 import { parseDuration } from '../shared/index.js';
 import type { Policy } from '../domain/index.js';
 import { output, row, when, withRuntime } from './context.js';
@@ -41,8 +41,15 @@ export function registerToken(program: Command): void {
     .action(async (email: string | undefined, opts: { all?: boolean }, cmd: Command) => {
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const now = Date.now();
-        const tokens = (await accounts.listTokens(email, opts.all === true)).map((t) => ({
-          id: t.id, kind: t.kind, email: t.email, name: t.name, prefix: t.displayPrefix, state: tokenState(t, now),
+        const listed = await accounts.listTokens(email, opts.all === true);
+        const byId = new Map(listed.map((t) => [t.id, t]));
+        // An ephemeral token ends with the minting token it came from.
+        const stateOf = (t: TokenRecord): string => {
+          const parent = t.kind === 'ephemeral' ? byId.get(String(t.options.parent)) : undefined;
+          return parent && tokenState(parent, now) !== 'active' && tokenState(t, now) === 'active' ? 'revoked' : tokenState(t, now);
+        };
+        const tokens = listed.map((t) => ({
+          id: t.id, kind: t.kind, email: t.email, name: t.name, prefix: t.displayPrefix, state: stateOf(t),
           createdAt: when(t.createdAt), expiresAt: when(t.expiresAt), lastUsedAt: when(t.lastUsedAt), revokedAt: when(t.revokedAt),
           policy: (t.options.policy as Policy | undefined) ?? {}, origins: (t.options.origins as string[] | undefined) ?? null,
         }));

@@ -95,10 +95,14 @@ export class Authenticator {
   #ephemeral(token: TokenRecord, userId: string): Principal | Promise<Principal> {
     const id = browserOptions(token).parent ?? '';
     const known = this.#parents.get(id);
-    if (known !== undefined) return this.#principal(parentChecked(known), { id: userId });
+    if (known !== undefined) {
+      parentChecked(known);
+      return this.#principal(token, { id: userId });
+    }
     return this.#deps.store.tokens.byId(id).then((parent) => {
       this.#parents.set(id, parent ?? null);
-      return this.#principal(parentChecked(parent ?? null), { id: userId });
+      parentChecked(parent ?? null);
+      return this.#principal(token, { id: userId });
     });
   }
 
@@ -162,11 +166,10 @@ function checked(token: TokenRecord): TokenRecord {
   return token;
 }
 
-function parentChecked(parent: TokenRecord | null): TokenRecord {
+function parentChecked(parent: TokenRecord | null): void {
   if (parent === null || parent.kind !== 'mint' || tokenState(parent, Date.now()) !== 'active') {
     throw new SoakpError('token_revoked', 'This short-lived token has ended with the minting token it came from (revoked or expired).');
   }
-  return parent;
 }
 
 /**

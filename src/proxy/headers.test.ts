@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuthStyle } from '../config/schema.js';
 import type { Upstream } from '../config/upstreams.js';
 import { Secret } from '../shared/secret.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { answerHead, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 
 const REAL_KEY = 'sk-upstream-REALkey0123456789';
 const CALLER = 'sk-soakp-CALLERtoken0123456789';
@@ -220,5 +220,16 @@ describe('downstreamResponseHeaders', () => {
 
   it('skips undefined values', () => {
     expect(downstreamResponseHeaders({ 'x-request-id': 'r', 'x-empty': undefined })).toEqual({ 'x-request-id': 'r' });
+  });
+
+  it('drops the upstream\'s CORS headers (soakp answers browsers itself) and adds Origin to its Vary', () => {
+    const raw = [
+      ['content-type', 'application/json'], ['access-control-allow-origin', '*'], ['access-control-allow-credentials', 'true'],
+      ['access-control-expose-headers', '*'], ['vary', 'Accept-Encoding'],
+    ].flat().map((x) => Buffer.from(x, 'latin1'));
+    const head = answerHead(raw, {}, { vary: 'Origin', 'access-control-allow-origin': 'https://app.example.com' }, false);
+    expect(head.list).toEqual(['content-type', 'application/json', 'vary', 'Accept-Encoding, Origin', 'access-control-allow-origin', 'https://app.example.com']);
+    const bare = answerHead([Buffer.from('content-type'), Buffer.from('text/plain')], {}, { vary: 'Origin' }, false);
+    expect(bare.list).toEqual(['content-type', 'text/plain', 'vary', 'Origin']);
   });
 });

@@ -95,4 +95,12 @@ describe('CORS on the data plane: preflights answered by soakp, answers readable
     expect(res.status).toBe(401);
     expect(res.headers.get('access-control-allow-origin')).toBe(APP);
   });
+
+  it('has config check explain a wrong origin pattern', async () => {
+    const r = await runCli(['config', 'check'], { SOAKP_DATA_DIR: temp.dir, SOAKP_CORS_ORIGINS: 'https://app.example.com,*,https://*.com' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('cors.origins: "*" would let every web site spend this server\'s keys');
+    expect(r.stderr).toContain('"https://*.com" is too wide');
+    expect(r.stderr).toContain('from SOAKP_CORS_ORIGINS');
+  });
 });

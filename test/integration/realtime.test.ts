@@ -32,9 +32,9 @@ async function startRealtimeUpstream() {
   };
 }
 
-function open(url: string, options: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<WebSocket> {
+function open(url: string, options: { headers?: Record<string, string>; protocols?: string[]; origin?: string } = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
+    const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers, ...(options.origin ? { origin: options.origin } : {}) });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })));
     ws.once('error', reject);
@@ -116,5 +116,25 @@ describe('realtime WebSocket passthrough', () => {
     expect(upstream.seen.length).toBe(before);
     const ws = await open(`${wsBase}/v1/realtime?model=gpt-realtime-mini`, { headers: { authorization: `Bearer ${scoped}` } });
     ws.close();
+  });
+
+  it('takes origin-bound and ephemeral tokens from a page: the subprotocol token, the same origin check on the upgrade', async () => {
+    const app = 'https://voice.example.com';
+    const bound = json<{ token: string }>(await runCli(['token', 'issue', 'alice@example.com', '--origins', app, '--json'], env)).token;
+    const minting = json<{ token: string }>(await runCli(['token', 'issue', 'alice@example.com', '--mint', '--origins', app, '--json'], env)).token;
+    const res = await fetch(`${server.url}/api/tokens/ephemeral`, { method: 'POST', headers: { authorization: `Bearer ${minting}` } });
+    const ephemeral = ((await res.json()) as { token: string }).token;
+    for (const t of [bound, ephemeral]) {
+      const before = upstream.seen.length;
+      const protocols = ['realtime', `openai-insecure-api-key.${t}`];
+      await expect(open(`${wsBase}/v1/realtime`, { protocols, origin: 'https://evil.example.com' })).rejects.toMatchObject({ status: 403 });
+      await expect(open(`${wsBase}/v1/realtime`, { protocols })).rejects.toMatchObject({ status: 403 });
+      expect(upstream.seen.length).toBe(before);
+      const ws = await open(`${wsBase}/v1/realtime`, { protocols, origin: app });
+      expect(ws.protocol).toBe('realtime');
+      ws.close();
+      expect(upstream.seen.at(-1)?.headers.authorization).toBe(`Bearer ${key}`);
+    }
+    await expect(open(`${wsBase}/v1/realtime`, { protocols: ['realtime', `openai-insecure-api-key.${minting}`], origin: app })).rejects.toMatchObject({ status: 403 });
   });
 });
