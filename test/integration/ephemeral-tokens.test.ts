@@ -87,6 +87,19 @@ describe('short-lived tokens minted by an app\'s server', () => {
     expect((await error(await chat(token, 'gpt-4o'))).code).toBe('model_not_allowed');
   });
 
+  it('checks the models a token was minted for on top of the current scopes: a user scope set later narrows it too', async () => {
+    json(await runCli(['user', 'add', 'q@example.com', '--key-stdin', '--no-token', '--json'], env, canaryKey()));
+    const parent = json<{ token: string }>(await runCli(['token', 'issue', 'q@example.com', '--mint', '--origins', APP, '--json'], env));
+    const { token } = await minted(parent.token, { models: ['*'] });
+    expect((await chat(token, 'o3-pro')).status).toBe(200);
+    expect((await runCli(['user', 'limits', 'q@example.com', '--models', 'gpt-4o-mini'], env)).code).toBe(0);
+    const until = Date.now() + 5_000;
+    let last: Response;
+    while ((last = await chat(token, 'o3-pro')).status === 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect((await error(last)).code).toBe('model_not_allowed');
+    expect((await chat(token, 'gpt-4o-mini')).status).toBe(200);
+  });
+
   it('refuses other credentials, and counts mints against the minting token\'s rate', async () => {
     const personal = await issue();
     expect((await error(await mint(personal.token))).code).toBe('not_minting_token');
