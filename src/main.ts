@@ -6,7 +6,7 @@ import { AuditLog, adoptAuditHead } from './audit/index.js';
 import type { Policies } from './policy/index.js';
 import type { Authenticator, Forwarder, Inspection, PipelineDeps } from './proxy/index.js';
 import { type Logger, createLogger } from './shared/index.js';
-import { AUDIT_HEAD_MAC_MIGRATION, openStore, sqliteFileOf } from './store/index.js';
+import { AUDIT_HEAD_MAC_MIGRATION, isMemoryUrl, openStore, sqliteFileOf } from './store/index.js';
 import type { Store } from './store/index.js';
 import type { TlsServing } from './tls/index.js';
 import { loadFileKey, type MasterKeySource, masterKeySource, Vault } from './vault/index.js';
@@ -52,7 +52,8 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   // Encryption is chosen when a database is created; afterwards the key file beside it says so.
   const encrypted = dbFile !== undefined && (config.encryptDatabase || existsSync(`${dbFile}.key`));
   const fileKey = encrypted ? loadFileKey(keyring ?? keySource.load(), `${dbFile}.key`, dbFile) : undefined;
-  const store = await openStore({ ...config, fileKey });
+  if (isMemoryUrl(config.databaseUrl)) logger.warn('The store is in memory (--database-url memory:): every user, key, token and usage record is lost when this process exits.');
+  const store = await openStore({ ...config, fileKey, logger });
   try {
     sealedData ||= (await store.masterKeys.list()).length > 0;
     const vault = await Vault.open(store, () => keySource.load());

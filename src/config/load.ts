@@ -88,11 +88,24 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     const where = key === undefined ? undefined : origin[String(key)];
     problems.push(`${path}: ${issue.message}${where ? ` (${where})` : ''}`);
   }
-  if (config) problems.push(...checkUpstreams(config), ...checkTls(config));
+  if (config) problems.push(...checkUpstreams(config), ...checkTls(config), ...checkDatabase(config));
   if (problems.length > 0 || !config) {
     throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   return { config, configFile };
+}
+
+/** The database URL names a store soakp has, and whole-file encryption goes with SQLite only. */
+function checkDatabase(config: Config): string[] {
+  const url = config.databaseUrl?.trim();
+  if (url === undefined) return [];
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const known = scheme === undefined || ['postgres', 'postgresql', 'sqlite', 'memory'].includes(scheme) || /^[a-z]:[\\/]/i.test(url);
+  if (!known) return [`databaseUrl: "${scheme}:" is not a store soakp has; use a SQLite file (a path or sqlite:PATH), postgres://… or memory:`];
+  if (config.encryptDatabase && (scheme === 'postgres' || scheme === 'postgresql' || scheme === 'memory')) {
+    return ['encryptDatabase: whole-file encryption (SQLCipher) is for SQLite files; on PostgreSQL the vault encrypts every secret itself, and TLS to the database (sslmode=verify-full) protects the connection'];
+  }
+  return [];
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> {

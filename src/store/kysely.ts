@@ -8,5 +8,5 @@ import type * as K from 'kysely';
 const load = createRequire(import.meta.url); // a local name: the import rules see what it loads
 const kysely = load('kysely') as typeof K;
 
-export const { Kysely, SqliteDialect, Migrator, sql } = kysely;
+export const { Kysely, SqliteDialect, PostgresDialect, Migrator, sql } = kysely;
 export type Kysely<DB> = K.Kysely<DB>;

@@ -34,6 +34,22 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
   return openFile(options, false, created ? built : []);
 }
 
+/**
+ * A store in memory (`--database-url memory:`), for tests and throwaway demos: the same schema,
+ * queries and sealed secrets as a file, and everything gone when the process exits.
+ */
+export async function openMemoryStore(): Promise<Store> {
+  const raw = new BetterSqlite3(':memory:');
+  configureConnection(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  try {
+    return new SqliteStore(db, raw, 200, await migrateLocked(db, raw));
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}
+
 async function openFile(options: SqliteOptions, fresh: boolean, built: readonly string[] = []): Promise<Store> {
   if (!fresh && statSync(options.file).size === 0) throw emptyFile(options.file);
   let raw: BetterSqlite3.Database | undefined;
