@@ -167,10 +167,14 @@ function migrations(binary: string): Record<string, Migration> {
 /** The head MAC's migration: a head is adopted (signed as it stands) only by the process that ran it. */
 export const AUDIT_HEAD_MAC_MIGRATION = '0003_audit_head_mac';
 
-/** Runs what has not run yet; returns the names of the migrations this call applied. */
-export async function migrateToLatest(db: Kysely<unknown>, binaryType: 'blob' | 'bytea'): Promise<string[]> {
+/**
+ * Runs what has not run yet; returns the names of the migrations this call applied. `schema`
+ * (PostgreSQL): where Kysely's own migration tables are looked for — without it Kysely takes
+ * such tables in any schema of the database (another application's) for soakp's.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, binaryType: 'blob' | 'bytea', schema?: string): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(binaryType) };
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new SoakpError('store_unavailable', `Database migration ${failed} failed: ${describe(error)}`, { cause: error });

@@ -43,4 +43,22 @@ describe.runIf(available)('PostgreSQL', () => {
       await drop();
     }
   });
+
+  it('migrates in its own schema while another schema of the database has Kysely\'s migration tables', async () => {
+    const first = await freshSchema();
+    const second = await freshSchema();
+    try {
+      const a = await openPostgresStore({ url: first.url });
+      try {
+        const b = await openPostgresStore({ url: second.url });
+        expect(b.migrated?.length).toBe(a.migrated?.length);
+        await b.close();
+      } finally {
+        await a.close();
+      }
+    } finally {
+      await first.drop();
+      await second.drop();
+    }
+  });
 });

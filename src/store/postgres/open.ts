@@ -30,10 +30,13 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   const pool = new pg.Pool(config);
   // An idle connection dropped by the server is replaced on next use; the pool must not crash the process.
   pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'a PostgreSQL connection failed; it will be replaced'));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // A connection that cannot be had is the store being unavailable (503), not a failure of soakp's (500).
+  const unavailable = (cause: unknown) => new SoakpError('store_unavailable', `The database ${where} is unavailable; try again shortly.`, { cause });
+  const gate = { connect: () => pool.connect().catch((err: unknown) => Promise.reject(unavailable(err))), end: () => pool.end() };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: gate }) });
   try {
     const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
-    const migrated = await migrateToLatest(db as Kysely<unknown>, 'bytea');
+    const migrated = await migrateToLatest(db as Kysely<unknown>, 'bytea', schema);
     // One channel per schema: deployments (or tests) sharing a database in several schemas do not hear each other.
     const channel = `soakp_changes:${schema}`;
     const changes = new PgChanges(() => new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 10_000 }), channel, options.logger);
