@@ -3,6 +3,7 @@ export * from './accounts.js';
 export * from './ephemeral.js';
 export * from './ephemeral-route.js';
 export * from './import.js';
+export * from './nanogpt-proxy.js';
 export * from './openwebui.js';
 export * from './policies.js';
 export * from './routes.js';

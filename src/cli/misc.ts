@@ -1,17 +1,22 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import { importUsers } from '../admin/index.js';
+import { type Command, Option } from 'commander';
+import { importNanogptProxy, importUsers } from '../admin/index.js';
 import { loadConfig } from '../config/index.js';
 import { SoakpError } from '../shared/index.js';
 import { tlsProblems } from '../tls/index.js';
-import { globalsOf, output, overridesOf, withRuntime } from './context.js';
+import { UsageError, globalsOf, output, overridesOf, stdinText, withRuntime } from './context.js';
+import { readNanogptUsers } from './nanogpt-file.js';
 
 /** `import`, `admin token` and `config check`: small commands, one each. */
 export function registerMisc(program: Command): void {
   program
     .command('import <file>')
-    .description('bulk users from a JSON file: [{"email", "key", "upstream"?}] (all or nothing)')
-    .action(async (file: string, _opts: unknown, cmd: Command) => {
+    .description('bulk users from a JSON file: [{"email", "key", "upstream"?}], or from another proxy\'s store (--from); all or nothing')
+    .addOption(new Option('--from <kind>', "what the file is: json, or nanogpt-proxy (its keys.db; its DB_ENCRYPTION_KEY on standard input)").choices(['json', 'nanogpt-proxy']).default('json'))
+    .option('--upstream <name>', 'with --from nanogpt-proxy: which configured upstream the keys are for')
+    .action(async (file: string, opts: { from: string; upstream?: string }, cmd: Command) => {
+      if (opts.from === 'nanogpt-proxy') return importNanogpt(file, opts.upstream, cmd);
+      if (opts.upstream !== undefined) throw new UsageError('--upstream goes with --from nanogpt-proxy; in a JSON file each entry names its own "upstream".');
       const data = readJson(file);
       await withRuntime(cmd, async (_rt, accounts, g) => {
         const emails = await importUsers(accounts, data);
@@ -48,6 +53,17 @@ export function registerMisc(program: Command): void {
       const shown = JSON.parse(JSON.stringify(config, (k, v: unknown) => (k === 'eabHmacKey' ? '***' : typeof v === 'string' ? maskUrlPassword(v) : v))) as unknown;
       output(g, { ok: true, configFile: configFile ?? null, config: shown }, `Configuration is valid${configFile ? ` (${configFile})` : ''}.`);
     });
+}
+
+// The key is read before either file is opened, so a missing one changes nothing and says so.
+async function importNanogpt(file: string, upstream: string | undefined, cmd: Command): Promise<void> {
+  const secret = await stdinText();
+  if (secret === '') throw new UsageError("Give the NanoGPT proxy's DB_ENCRYPTION_KEY on standard input: soakp import --from nanogpt-proxy keys.db < db-key.txt");
+  const rows = readNanogptUsers(file);
+  await withRuntime(cmd, async (_rt, accounts, g) => {
+    const emails = await importNanogptProxy(accounts, rows, secret, upstream);
+    output(g, { imported: emails.length, emails }, `Imported ${emails.length} user(s) from the NanoGPT proxy. For Open WebUI, see \`soakp openwebui connect\`; personal tokens: \`soakp token issue <email>\`.`);
+  });
 }
 
 function readJson(file: string): unknown {
