@@ -8,6 +8,8 @@
 //        [--targets soakp,bare] [--root DIR (a soakp checkout with dist/ built; this one)]
 //        [--config FILE (soakp's config file, e.g. to compare a setting; default: none)]
 //        [--keep (leave the callgrind files for callgrind_annotate; prints where)]
+//        [--database-url postgres://… (soakp on PostgreSQL, in a schema of its own made and dropped here)]
+//        [--redis-url redis://… (rate limits in Redis)]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -28,7 +30,7 @@ const { values: opt } = parseArgs({
   options: {
     n: { type: 'string', default: '3000' }, warm: { type: 'string', default: '8000' }, c: { type: 'string', default: '8' },
     body: { type: 'string', default: 'chat' }, config: { type: 'string' }, targets: { type: 'string', default: 'soakp,bare' }, root: { type: 'string', default: join(HERE, '..') },
-    keep: { type: 'boolean', default: false }, policy: { type: 'string' },
+    keep: { type: 'boolean', default: false }, policy: { type: 'string' }, 'database-url': { type: 'string' }, 'redis-url': { type: 'string' },
   },
 });
 
@@ -111,6 +113,8 @@ async function main() {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SOAKP_')));
     Object.assign(env, { SOAKP_MASTER_KEY: randomBytes(32).toString('base64'), SOAKP_DATA_DIR: join(dir, 'data') });
     if (opt.config) env.SOAKP_CONFIG = resolve(opt.config);
+    if (opt['database-url']) env.SOAKP_DATABASE_URL = await benchSchema(opt['database-url']);
+    if (opt['redis-url']) env.SOAKP_REDIS_URL = opt['redis-url'];
     const bin = join(opt.root, 'bin', 'soakp.js');
     const cli = (args, input) => execFileSync(process.execPath, [bin, ...args, '--json'], { env, input: input ?? '' }).toString();
     cli(['user', 'add', 'bench@example.com', '--key-stdin', '--no-token'], UPSTREAM_KEY);
@@ -122,6 +126,28 @@ async function main() {
     const port = await freePort();
     await measure('bare', [join(HERE, 'bare.mjs'), `http://127.0.0.1:${upstreamPort}`, UPSTREAM_KEY, String(port)], process.env, port, 'sk-unused', dir);
   }
+}
+
+/** A fresh PostgreSQL schema for this run (dropped at the end), as a URL whose search_path names it. */
+async function benchSchema(base) {
+  const { default: pg } = await import('pg');
+  const schema = `soakp_bench_${randomBytes(4).toString('hex')}`;
+  const run = async (statement) => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create schema ${schema}`);
+  // Cleanup runs synchronously at exit: the drop goes through a child node that waits for it.
+  const drop = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.argv[1] }); await c.connect(); await c.query('drop schema if exists ${schema} cascade'); await c.end();`;
+  onCleanup(() => execFileSync(process.execPath, ['--input-type=module', '-e', drop, base], { cwd: join(HERE, '..'), stdio: 'ignore' }));
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
 }
 
 await runMain(main);
