@@ -12,31 +12,48 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
       await db.insertInto('usage').values(rows.map(toUsageRow)).execute();
     },
     async summarize({ since, userId, by }) {
+      // Grouped in SQL: a month of a busy ledger is millions of rows, and only the groups come back.
+      // A day is `at` divided by a day's milliseconds: integer division in SQLite and PostgreSQL alike.
+      const group = by === 'day' ? sql<unknown>`usage.at / 86400000` : by === 'user' ? sql<unknown>`usage.user_id` : sql<unknown>`usage.model`;
       let q = db
         .selectFrom('usage')
-        .leftJoin('users', 'users.id', 'usage.user_id')
-        .select(['usage.at', 'usage.user_id', 'users.email', 'usage.model', 'usage.prompt_tokens', 'usage.completion_tokens', 'usage.total_tokens', 'usage.cost_micros'])
-        .where('usage.at', '>=', since);
+        .select((eb) => [
+          group.as('g'),
+          eb.fn.countAll<number>().as('requests'),
+          eb.fn.sum<number>('usage.prompt_tokens').as('prompt'),
+          eb.fn.sum<number>('usage.completion_tokens').as('completion'),
+          eb.fn.sum<number>('usage.total_tokens').as('total'),
+          eb.fn.sum<number>('usage.cost_micros').as('cost'),
+        ])
+        .where('usage.at', '>=', since)
+        .groupBy(group);
       if (userId !== undefined) q = q.where('usage.user_id', '=', userId);
-      // Grouped here rather than in SQL: date functions differ between SQLite and PostgreSQL.
-      const groups = new Map<string, { requests: number; promptTokens: number; completionTokens: number; totalTokens: number; costMicros: number }>();
-      for (const r of await q.execute()) {
-        const key = by === 'day' ? new Date(Number(r.at)).toISOString().slice(0, 10) : by === 'user' ? (r.email ?? r.user_id) : (r.model ?? '(none)');
-        const g = groups.get(key) ?? { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
-        g.requests += 1;
-        g.promptTokens += Number(r.prompt_tokens);
-        g.completionTokens += Number(r.completion_tokens);
-        g.totalTokens += Number(r.total_tokens);
-        g.costMicros += Number(r.cost_micros);
-        groups.set(key, g);
-      }
-      return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, g]): UsageSummary => ({ key, ...g }));
+      const rows = await q.execute();
+      const emails = by === 'user' ? await emailsOf(db, rows.map((r) => String(r.g))) : undefined;
+      const keyOf = (g: unknown): string => {
+        if (by === 'day') return new Date(Number(g) * 86_400_000).toISOString().slice(0, 10);
+        if (by === 'user') return emails?.get(String(g)) ?? String(g);
+        return g === null ? '(none)' : String(g);
+      };
+      return rows
+        .map((r): UsageSummary => ({ key: keyOf(r.g), requests: Number(r.requests), promptTokens: Number(r.prompt), completionTokens: Number(r.completion), totalTokens: Number(r.total), costMicros: Number(r.cost) }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
     async count() {
       const r = await db.selectFrom('usage').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       return Number(r.n);
     },
   };
+}
+
+/** The emails of these user ids (a deleted user keeps its id in the ledger), a few hundred at a time. */
+async function emailsOf(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const slice = ids.slice(i, i + 500);
+    for (const r of await db.selectFrom('users').select(['id', 'email']).where('id', 'in', slice).execute()) out.set(r.id, r.email);
+  }
+  return out;
 }
 
 type Amount = Parameters<BudgetRepo['reserve']>[2];

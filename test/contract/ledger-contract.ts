@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditInput, UsageRecord } from '../../src/domain/usage.js';
-import type { ContractContext } from './fixtures.js';
+import { type ContractContext, aUser } from './fixtures.js';
 import type { AuditHead } from '../../src/store/ports.js';
 
 const amount = (tokens: number, micros = 0) => ({ tokens, micros });
@@ -50,6 +50,22 @@ export function ledgerContract(t: ContractContext): void {
   });
 
   describe('usage ledger', () => {
+    it('groups by user (email where the user still exists), by day in UTC and by model ((none) for none)', async () => {
+      const user = aUser({ email: 'grouped@example.com' });
+      await t.store.users.create(user);
+      const day = Date.UTC(2026, 10, 5);
+      await t.store.usage.insertMany([
+        usage({ userId: user.id, at: day - 1, model: null }),
+        usage({ userId: user.id, at: day }),
+        usage({ userId: 'usr_gone', at: day + 86_399_999, costMicros: 3 }),
+      ]);
+      expect((await t.store.usage.summarize({ since: 0, by: 'user' })).map((s) => [s.key, s.requests])).toEqual([['grouped@example.com', 2], ['usr_gone', 1]]);
+      expect((await t.store.usage.summarize({ since: 0, by: 'day' })).map((s) => [s.key, s.requests])).toEqual([['2026-11-04', 1], ['2026-11-05', 2]]);
+      const byModel = await t.store.usage.summarize({ since: day, by: 'model' });
+      expect(byModel.map((s) => [s.key, s.requests, s.costMicros])).toEqual([['gpt-4o-mini', 2, 10]]);
+      expect((await t.store.usage.summarize({ since: 0, by: 'model' })).map((s) => s.key)).toEqual(['(none)', 'gpt-4o-mini']);
+    });
+
     it('inserts rows and summarises them by user, model and day since a time', async () => {
       await t.store.usage.insertMany([usage(), usage({ model: 'o3', costMicros: 100 }), usage({ at: Date.UTC(2026, 10, 1), userId: 'usr_b' })]);
       expect(await t.store.usage.count()).toBe(3);
