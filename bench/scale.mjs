@@ -4,7 +4,7 @@
 // included); `soakp serve`'s start-up time and resident memory; and the time of a first
 // request by each of 1,000 tokens never seen (a lookup by hash in the big table) against the
 // same on a store of 1,000 tokens.
-// Run: npm run build && node bench/scale.mjs [--users 100000] [--rows 5000000] [--database-url postgres://…]
+// Run: npm run build && node bench/scale.mjs [--users 100000] [--rows 5000000] [--database-url postgres://…] [--keep]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,11 +19,11 @@ import { UPSTREAM_KEY } from './upstream.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-const { values: opt } = parseArgs({ options: { users: { type: 'string', default: '100000' }, rows: { type: 'string', default: '5000000' }, 'database-url': { type: 'string' } } });
+const { values: opt } = parseArgs({ options: { users: { type: 'string', default: '100000' }, rows: { type: 'string', default: '5000000' }, 'database-url': { type: 'string' }, keep: { type: 'boolean', default: false } } });
 const { openRuntime } = await import(join(ROOT, 'dist', 'main.js'));
 const { mintToken, displayPrefix } = await import(join(ROOT, 'dist', 'crypto', 'index.js'));
 
-/** Fills a store: users with a key and two tokens each, then `rows` usage rows over the last 60 days. Returns 1,000 tokens never used. */
+/** Fills a store: users with a key and two tokens each, then `rows` usage rows over the last year. Returns 1,000 tokens never used. */
 async function fill(env, users, rows) {
   const rt = await openRuntime({ env, logger: (await import(join(ROOT, 'dist', 'shared', 'index.js'))).createLogger('warn') });
   const fresh = [];
@@ -51,7 +51,7 @@ async function fill(env, users, rows) {
       const batch = [];
       for (let j = from; j < Math.min(rows, from + 5000); j++) {
         const [userId, tokenId] = ids[j % ids.length];
-        batch.push({ at: now - (j % 60) * 86_400_000 - (j % 86_400_000), userId, tokenId, upstream: 'default', model: models[j % 4], endpoint: 'chat', status: 200, promptTokens: 14, completionTokens: 20, totalTokens: 34, costMicros: 15, durationMs: 300, bytesIn: 200, bytesOut: 600, source: 'reported' });
+        batch.push({ at: now - (j % 365) * 86_400_000 - (j % 86_400_000), userId, tokenId, upstream: 'default', model: models[j % 4], endpoint: 'chat', status: 200, promptTokens: 14, completionTokens: 20, totalTokens: 34, costMicros: 15, durationMs: 300, bytesIn: 200, bytesOut: 600, source: 'reported' });
       }
       await rt.store.usage.insertMany(batch);
     }
@@ -78,7 +78,12 @@ async function serve(env, upstreamPort) {
     await new Promise((r) => setTimeout(r, 20));
   }
   const startMs = Math.round(performance.now() - started);
-  const rssMb = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024);
+  // Anonymous memory (heap, buffers) and file-backed (mapped libraries and files) apart.
+  const rssMb = () => {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { total: Math.round(kb('VmRSS') / 1024), anon: Math.round(kb('RssAnon') / 1024), file: Math.round(kb('RssFile') / 1024) };
+  };
   return { port, startMs, rssMb, stop: () => child.kill('SIGTERM') };
 }
 
@@ -98,7 +103,8 @@ async function firstUse(port, tokens) {
 
 async function run(label, users, rows, upstreamPort) {
   const dir = mkdtempSync(join(tmpdir(), 'soakp-scale-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  if (opt.keep) console.log(JSON.stringify({ label, kept: dir }));
+  else onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, SOAKP_DATA_DIR: join(dir, 'data'), SOAKP_MASTER_KEY: randomBytes(32).toString('base64') };
   if (opt['database-url']) env.SOAKP_DATABASE_URL = await benchSchema(opt['database-url']);
   const t0 = performance.now();

@@ -30,6 +30,8 @@ export interface UpstreamKeyRepo {
   listForUser(userId: string): Promise<UpstreamKey[]>;
   /** Every key, for master-key rotation. */
   all(): Promise<UpstreamKey[]>;
+  /** MUST return each master-key version that wraps at least one key, once (read at every start: no rows are loaded). */
+  versionsInUse(): Promise<number[]>;
   /** MUST change only the wrapping (version and wrapped key), never the ciphertext. */
   rewrap(id: string, sealed: SealedSecret): Promise<void>;
 }
@@ -66,6 +68,8 @@ export interface SecretRepo {
   /** MUST insert, or replace the secret under that id whole (a renewed certificate's key). */
   put(id: string, sealed: SealedSecret): Promise<void>;
   all(): Promise<Array<{ id: string; sealed: SealedSecret }>>;
+  /** MUST return each master-key version that wraps at least one secret, once. */
+  versionsInUse(): Promise<number[]>;
   rewrap(id: string, sealed: SealedSecret): Promise<void>;
 }
 

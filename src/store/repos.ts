@@ -74,6 +74,7 @@ function keys(db: Kysely<Database>): UpstreamKeyRepo {
     listForUser: async (userId) =>
       (await db.selectFrom('upstream_keys').selectAll().where('user_id', '=', userId).orderBy('upstream').execute()).map(toKey),
     all: async () => (await db.selectFrom('upstream_keys').selectAll().orderBy('id').execute()).map(toKey),
+    versionsInUse: async () => (await db.selectFrom('upstream_keys').select('master_version').distinct().execute()).map((r) => Number(r.master_version)),
     async rewrap(id, s) {
       await db.updateTable('upstream_keys').set({ master_version: s.masterVersion, wrapped_key: s.wrappedKey }).where('id', '=', id).execute();
     },
@@ -182,6 +183,7 @@ function secrets(db: Kysely<Database>): SecretRepo {
       await db.insertInto('secrets').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
     },
     all: async () => (await db.selectFrom('secrets').selectAll().orderBy('id').execute()).map((r) => ({ id: r.id, sealed: toSealed(r) })),
+    versionsInUse: async () => (await db.selectFrom('secrets').select('master_version').distinct().execute()).map((r) => Number(r.master_version)),
     async rewrap(id, s) {
       await db.updateTable('secrets').set({ master_version: s.masterVersion, wrapped_key: s.wrappedKey }).where('id', '=', id).execute();
     },

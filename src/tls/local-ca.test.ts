@@ -20,6 +20,7 @@ function deps(dataDir: string): LocalCaDeps & { sealedIds: string[] } {
         get: async (id) => secrets.get(id),
         insert: async (id, sealed) => (secrets.has(id) ? false : (secrets.set(id, sealed), true)),
         all: async () => [...secrets].map(([id, sealed]) => ({ id, sealed })),
+        versionsInUse: async () => [...new Set([...secrets.values()].map((s) => s.masterVersion))],
         rewrap: async () => undefined,
       },
     },

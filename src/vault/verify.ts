@@ -18,9 +18,8 @@ export async function verifyKeyring(store: Store, keyring: MasterKeyring): Promi
       );
     }
   }
-  const inUse = new Set<number>();
-  for (const k of await store.keys.all()) inUse.add(k.sealed.masterVersion);
-  for (const s of await store.secrets.all()) inUse.add(s.sealed.masterVersion);
+  // Versions only, from the database: a store of 100,000 keys would otherwise be loaded whole at every start.
+  const inUse = new Set<number>([...(await store.keys.versionsInUse()), ...(await store.secrets.versionsInUse())]);
   const missing = [...inUse].filter((v) => !keyring.has(v)).sort((a, b) => a - b);
   if (missing.length > 0) {
     throw new SoakpError(

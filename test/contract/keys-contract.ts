@@ -42,6 +42,18 @@ export function keysContract(t: ContractContext): void {
       expect(await t.store.keys.all()).toHaveLength(3);
     });
 
+    it('names each master-key version that wraps a key, and a secret, once', async () => {
+      expect(await t.store.keys.versionsInUse()).toEqual([]);
+      const user = aUser();
+      await t.store.users.create(user);
+      const under = (v: number) => ({ masterVersion: v, wrappedKey: Buffer.from([v]), ciphertext: Buffer.from([v, v]) });
+      for (const [i, v] of [[1, 1], [2, 1], [3, 3]] as const) await t.store.keys.put(aKey(user.id, { upstream: `u${i}`, sealed: under(v) }));
+      expect((await t.store.keys.versionsInUse()).sort()).toEqual([1, 3]);
+      await t.store.secrets.insert('s-a', under(2));
+      await t.store.secrets.insert('s-b', under(2));
+      expect(await t.store.secrets.versionsInUse()).toEqual([2]);
+    });
+
     it('round-trips Buffers byte for byte: every byte value, empty, 0x00 and 0xff at the edges', async () => {
       const user = aUser();
       await t.store.users.create(user);

@@ -36,7 +36,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: gate }) });
   try {
     const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
-    const migrated = await migrateToLatest(db as Kysely<unknown>, 'bytea', schema);
+    const migrated = await migrateRetrying(db, schema);
     // One channel per schema: deployments (or tests) sharing a database in several schemas do not hear each other.
     const channel = `soakp_changes:${schema}`;
     const changes = new PgChanges(() => new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 10_000 }), channel, options.logger);
@@ -46,6 +46,22 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     await db.destroy().catch(() => undefined);
     if (err instanceof SoakpError) throw err;
     throw new SoakpError('store_unavailable', `Cannot open the PostgreSQL database ${where}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Kysely's migrator first lists the tables of every schema in the database; a schema dropped
+ * by someone else meanwhile fails that listing (3F000, "schema … does not exist"). That is
+ * not soakp's schema and not lasting: ask again, a few times.
+ */
+async function migrateRetrying(db: Kysely<Database>, schema: string): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateToLatest(db as Kysely<unknown>, 'bytea', schema);
+    } catch (err) {
+      const code = ((err as { cause?: { code?: string } }).cause ?? {}).code;
+      if (code !== '3F000' || attempt >= 5) throw err;
+    }
   }
 }
 
