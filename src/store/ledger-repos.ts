@@ -9,12 +9,22 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
   return {
     async insertMany(rows) {
       if (rows.length === 0) return;
-      await db.insertInto('usage').values(rows.map(toUsageRow)).execute();
+      // PostgreSQL takes at most 65,535 parameters a statement (16 a row): a long batch goes in
+      // slices, inside one transaction so that it is still all or nothing.
+      const slices: Array<Array<ReturnType<typeof toUsageRow>>> = [];
+      for (let i = 0; i < rows.length; i += 1000) slices.push(rows.slice(i, i + 1000).map(toUsageRow));
+      if (slices.length === 1) return void (await db.insertInto('usage').values(slices[0] as Array<ReturnType<typeof toUsageRow>>).execute());
+      const write = async (tx: Kysely<Database>): Promise<void> => {
+        for (const slice of slices) await tx.insertInto('usage').values(slice).execute();
+      };
+      await (db.isTransaction ? write(db) : db.transaction().execute(write));
     },
     async summarize({ since, userId, by }) {
       // Grouped in SQL: a month of a busy ledger is millions of rows, and only the groups come back.
       // A day is `at` divided by a day's milliseconds: integer division in SQLite and PostgreSQL alike.
-      const group = by === 'day' ? sql<unknown>`usage.at / 86400000` : by === 'user' ? sql<unknown>`usage.user_id` : sql<unknown>`usage.model`;
+      // By user as an expression (user_id is never null): else SQLite walks the whole (user, time)
+      // index to save a sort, where the period's rows alone are in the covering time index.
+      const group = by === 'day' ? sql<unknown>`usage.at / 86400000` : by === 'user' ? sql<unknown>`coalesce(usage.user_id, '')` : sql<unknown>`usage.model`;
       let q = db
         .selectFrom('usage')
         .select((eb) => [

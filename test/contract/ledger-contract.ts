@@ -50,6 +50,15 @@ export function ledgerContract(t: ContractContext): void {
   });
 
   describe('usage ledger', () => {
+    it('writes a long batch whole, and a long batch with one bad row not at all', async () => {
+      const before = await t.store.usage.count();
+      await t.store.usage.insertMany(Array.from({ length: 4321 }, (_, i) => usage({ tokenId: `tok_long${i}` })));
+      expect((await t.store.usage.count()) - before).toBe(4321);
+      const bad = { ...usage(), userId: null } as unknown as UsageRecord;
+      await expect(t.store.usage.insertMany([...Array.from({ length: 2500 }, () => usage()), bad])).rejects.toThrow();
+      expect((await t.store.usage.count()) - before).toBe(4321);
+    });
+
     it('groups by user (email where the user still exists), by day in UTC and by model ((none) for none)', async () => {
       const user = aUser({ email: 'grouped@example.com' });
       await t.store.users.create(user);
