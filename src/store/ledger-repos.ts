@@ -38,11 +38,13 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
         .where('usage.at', '>=', since)
         .groupBy(group);
       if (userId !== undefined) q = q.where('usage.user_id', '=', userId);
-      const rows = await q.execute();
-      const emails = by === 'user' ? await emailsOf(db, rows.map((r) => String(r.g))) : undefined;
+      // Users' emails joined to the groups, not to every row (a deleted user keeps their id).
+      const rows: Array<Awaited<ReturnType<typeof q.execute>>[number] & { email?: string | null }> =
+        by === 'user' ? await db.selectFrom(q.as('s')).leftJoin('users', (j) => j.onRef('users.id', '=', sql.ref('s.g'))).selectAll('s').select('users.email').execute() : await q.execute();
+      const emails = new Map(rows.map((r) => [String(r.g), r.email ?? undefined]));
       const keyOf = (g: unknown): string => {
         if (by === 'day') return new Date(Number(g) * 86_400_000).toISOString().slice(0, 10);
-        if (by === 'user') return emails?.get(String(g)) ?? String(g);
+        if (by === 'user') return emails.get(String(g)) ?? String(g);
         return g === null ? '(none)' : String(g);
       };
       return rows
@@ -54,16 +56,6 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
       return Number(r.n);
     },
   };
-}
-
-/** The emails of these user ids (a deleted user keeps its id in the ledger), a few hundred at a time. */
-async function emailsOf(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const slice = ids.slice(i, i + 500);
-    for (const r of await db.selectFrom('users').select(['id', 'email']).where('id', 'in', slice).execute()) out.set(r.id, r.email);
-  }
-  return out;
 }
 
 type Amount = Parameters<BudgetRepo['reserve']>[2];
