@@ -161,6 +161,26 @@ function migrations(binary: string): Record<string, Migration> {
           .execute();
       },
     },
+    // What each running instance holds reserved on each budget, as of its last settlement batch,
+    // so that a live instance can release the reservations of one that died without settling.
+    '0005_budget_holds': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('instances')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('budget_holds')
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('tokens', 'bigint', (c) => c.notNull())
+          .addColumn('micros', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('budget_holds_pk', ['instance', 'scope', 'period'])
+          .execute();
+      },
+    },
   };
 }
 
