@@ -157,6 +157,11 @@ const configSchema = mapping({
        * budget, a TPM limit or a model or endpoint scope: `refuse` (403) or `allow` unmetered.
        */
       unknownEndpoints: v.optional(oneOf(['refuse', 'allow'] as const), 'refuse'),
+      /**
+       * An instance whose heartbeat (every quarter of this) has not changed for this long is
+       * presumed dead, and another releases the budget reservations it held.
+       */
+      instanceTimeout: v.optional(v.pipe(durationValue, v.minValue(1000, 'must be at least 1s')), '60s'),
     }),
     {},
   ),

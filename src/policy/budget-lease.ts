@@ -1,5 +1,6 @@
 import type { Amount } from '../domain/index.js';
 import type { BudgetRepo } from '../store/index.js';
+import type { Holdings } from './budget-holds.js';
 import { settlementKey } from './budget-settler.js';
 
 export type Limit = { readonly tokens: number | undefined; readonly micros: number | undefined };
@@ -47,6 +48,8 @@ export class Leases {
 
   constructor(
     private readonly repo: BudgetRepo,
+    /** Told of every chunk the store reserved, for this instance's holds. */
+    private readonly holdings: Holdings,
     private readonly giveBack: (scope: string, period: string, amount: Amount) => void,
     private readonly fraction: number,
   ) {}
@@ -113,6 +116,7 @@ export class Leases {
       got = missing(a, l.free);
       if ((got.tokens === want.tokens && got.micros === want.micros) || !(await this.repo.reserve(l.scope, l.period, got, l.limit))) return false;
     }
+    this.holdings.reserved(l.scope, l.period, l.key, got);
     l.free.tokens += got.tokens;
     l.free.micros += got.micros;
     this.#take(l, a); // in the same step, so no other taker can empty the new chunk first

@@ -3,6 +3,8 @@ import type { Amount } from '../domain/index.js';
 import { SoakpError } from '../shared/index.js';
 import type { Logger } from '../shared/index.js';
 import type { BudgetRepo } from '../store/index.js';
+import { Holdings } from './budget-holds.js';
+import { Heartbeat, instanceName } from './budget-instances.js';
 import { type Lease, Leases, type Limit } from './budget-lease.js';
 import { BudgetSettler } from './budget-settler.js';
 import { type PriceTable, costMicros, priceOf } from './prices.js';
@@ -36,6 +38,13 @@ export interface BudgetOptions {
   leaseFraction?: number;
   /** A pool unused for this long is given back to the store, by a sweep every `idleMs` (2 s). */
   idleMs?: number;
+  /**
+   * An instance whose heartbeat has not changed for this long (60 s) is presumed dead and what
+   * it held reserved is released; this one beats every quarter of it.
+   */
+  instanceTimeoutMs?: number;
+  /** This instance's name in the store (host:pid:random by default). */
+  instance?: string;
 }
 
 /**
@@ -43,13 +52,18 @@ export interface BudgetOptions {
  * worst case (prompt + max completion) is reserved on every budget that applies — all or
  * nothing — and afterwards settled to the real usage. Reservations are served from this
  * process's lease on each budget (budget-lease.ts), so most cost no I/O; the store's
- * conditional update guards each chunk the lease fetches, also across processes.
+ * conditional update guards each chunk the lease fetches, also across processes. What the
+ * process holds is recorded with its settlements (budget-holds.ts), so that should it die a
+ * live instance releases it (budget-instances.ts).
  */
 export class Budgets {
   readonly #settler: BudgetSettler;
   readonly #leases: Leases;
+  readonly #holdings = new Holdings();
+  readonly #heartbeat: Heartbeat;
   readonly #sweep: NodeJS.Timeout;
   readonly #idleMs: number;
+  #closed = false;
 
   constructor(
     repo: BudgetRepo,
@@ -57,12 +71,29 @@ export class Budgets {
     logger: Logger,
     options: BudgetOptions = {},
   ) {
-    this.#settler = new BudgetSettler(repo, logger);
-    this.#leases = new Leases(repo, (scope, period, amount) => this.#settler.add(scope, period, amount, NOTHING), options.leaseFraction ?? 64);
+    const instance = options.instance ?? instanceName();
+    // Once reclaimed, the pools are no longer reserved in the store: they go back (the release is
+    // not sent twice), and the next requests reserve anew.
+    this.#settler = new BudgetSettler(repo, logger, this.#holdings, instance, () => this.#leases.retire());
+    this.#leases = new Leases(repo, this.#holdings, (scope, period, amount) => this.#settler.add(scope, period, amount, NOTHING), options.leaseFraction ?? 64);
+    this.#heartbeat = new Heartbeat(repo, this.#settler, options.instanceTimeoutMs ?? 60_000, logger);
     this.#idleMs = options.idleMs ?? 2000;
     // Idle pools go back, so other processes can use the budget and views show no stale reservations.
     this.#sweep = setInterval(() => void this.giveBackIdle(), Math.max(this.#idleMs, 100));
     this.#sweep.unref();
+  }
+
+  /** This instance's name among those sharing the store. */
+  get instance(): string {
+    return this.#settler.instance;
+  }
+
+  /**
+   * Writes this instance's heartbeat (with pending settlements and holds), then releases what
+   * instances silent for the timeout held. `now`: monotonic milliseconds (performance.now()).
+   */
+  heartbeat(now = performance.now()): Promise<void> {
+    return this.#heartbeat.beat(now);
   }
 
   /** Gives back the pools unused for `idleMs` before `now`, and writes it to the store. */
@@ -73,10 +104,14 @@ export class Budgets {
 
   /** Gives back every pool and writes pending settlements (the server calls it on shutdown). */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     clearInterval(this.#sweep);
+    this.#heartbeat.stop();
     this.#leases.retire();
     await this.#leases.settled(); // a chunk still being fetched is given back when it arrives
     await this.#settler.close();
+    await this.#heartbeat.leave(this.#holdings.empty && this.#settler.pending === 0);
   }
 
   /**

@@ -34,7 +34,7 @@ export function createPolicies(store: Store, config: Pick<Config, 'rateLimits' |
   const limiter = createRateLimiter({ redis, failOpen: config.rateLimits.failOpen, logger });
   // Last-used times ride on the ledger's batches: one write per token per second, not per request.
   const ledger = new UsageLedger(store.usage, logger, { afterWrite: (batch) => touchTokens(store, batch) });
-  const budgets = new Budgets(store.budgets, priceTable(config.prices), logger);
+  const budgets = new Budgets(store.budgets, priceTable(config.prices), logger, { instanceTimeoutMs: config.budgets.instanceTimeout });
   const engine = new PolicyEngine({ limiter, budgets, ledger, auditor, completionCeiling: config.budgets.completionCeiling, logger, requestStreamUsage: config.budgets.requestStreamUsage, unknownEndpoints: config.budgets.unknownEndpoints });
   // With failOpen, requests pass while Redis is down: it is then no reason to stop routing here.
   const gate = config.rateLimits.failOpen ? undefined : redis;

@@ -3,6 +3,7 @@ import { type Kysely, sql } from './kysely.js';
 import type { AuditEntry, UsageRecord, UsageSummary } from '../domain/index.js';
 import type { AuditRepo, BudgetRepo, UsageRepo } from './ports.js';
 import type { Database } from './schema.js';
+import { budgetHolds, settleQuery } from './budget-holds.js';
 
 /** The usage ledger, budget counters and audit log over any Kysely database with soakp's schema. */
 export function usageRepo(db: Kysely<Database>): UsageRepo {
@@ -89,24 +90,14 @@ export function reserveQuery(db: Kysely<Database>, scope: string, period: string
 
 export function budgetRepo(db: Kysely<Database>): BudgetRepo {
   return {
+    ...budgetHolds(db),
     async reserve(scope, period, amount, limit) {
       if (overLimit(amount, limit)) return false;
       const r = await reserveQuery(db, scope, period, amount, limit).executeTakeFirst();
       return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
     },
     async settle(scope, period, reserved, actual) {
-      await db
-        .updateTable('budget_counters')
-        .set((eb) => ({
-          // CASE rather than max()/greatest(): the same SQL in SQLite and PostgreSQL.
-          reserved_tokens: sql<number>`case when reserved_tokens > ${reserved.tokens} then reserved_tokens - ${reserved.tokens} else 0 end`,
-          reserved_micros: sql<number>`case when reserved_micros > ${reserved.micros} then reserved_micros - ${reserved.micros} else 0 end`,
-          spent_tokens: eb('spent_tokens', '+', actual.tokens),
-          spent_micros: eb('spent_micros', '+', actual.micros),
-        }))
-        .where('scope', '=', scope)
-        .where('period', '=', period)
-        .execute();
+      await settleQuery(db, scope, period, reserved, actual).execute();
     },
     async get(scope, period) {
       const r = await db.selectFrom('budget_counters').selectAll().where('scope', '=', scope).where('period', '=', period).executeTakeFirst();

@@ -161,6 +161,26 @@ function migrations(binary: string): Record<string, Migration> {
           .execute();
       },
     },
+    // What each running instance holds reserved on each budget, as of its last settlement batch,
+    // so that a live instance can release the reservations of one that died without settling.
+    '0005_budget_holds': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('instances')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('budget_holds')
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('tokens', 'bigint', (c) => c.notNull())
+          .addColumn('micros', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('budget_holds_pk', ['instance', 'scope', 'period'])
+          .execute();
+      },
+    },
     // `soakp usage` reads a period's rows for their sums: with every column it reads in one index
     // (time first), a month of a large ledger is read from the index alone, in order, instead of
     // one table lookup per row. It replaces the index on time alone.

@@ -133,6 +133,41 @@ export interface BudgetRepo {
   settle(scope: string, period: string, reserved: Amount, actual: Amount): Promise<void>;
   /** Zeroes when nothing was counted yet. */
   get(scope: string, period: string): Promise<BudgetState>;
+  // An instance (a process) that reserves records what it holds, so that a live instance can
+  // release the holds of one that died without settling; `at` is the instance's heartbeat.
+  /** MUST register `instance` with heartbeat `at` and no holds when it is not registered; MUST change nothing when it is. */
+  join(instance: string, at: number): Promise<void>;
+  /**
+   * MUST, atomically (all or nothing) and only while `instance` is registered: set its heartbeat
+   * to `at`, settle each of `settlements` as `settle` does, and set its hold on the budget of each
+   * of `holds` to that amount (zero removes it). MUST change nothing and return false when
+   * `instance` is not registered (it never joined, or was reclaimed).
+   */
+  settleHeld(instance: string, at: number, settlements: readonly BudgetSettlement[], holds: readonly BudgetHold[]): Promise<boolean>;
+  /** The registered instances with their last heartbeat, by name. */
+  instances(): Promise<Array<{ instance: string; heartbeatAt: number }>>;
+  /**
+   * MUST atomically, when `instance` is registered and (if `heartbeatAt` is given) its heartbeat
+   * is still `heartbeatAt`: release each of its holds from its budget's reserved counters (never
+   * below zero), delete its holds and its registration, and return the holds. Else MUST change
+   * nothing and return undefined; of reclaims racing for one instance, one alone releases.
+   */
+  reclaim(instance: string, heartbeatAt?: number): Promise<BudgetHold[] | undefined>;
+}
+
+/** An amount on one budget, as an instance holds it. */
+export interface BudgetHold {
+  readonly scope: string;
+  readonly period: string;
+  readonly amount: Amount;
+}
+
+/** One budget's settlement in a batch: `reserved` released, `actual` added to spent. */
+export interface BudgetSettlement {
+  readonly scope: string;
+  readonly period: string;
+  readonly reserved: Amount;
+  readonly actual: Amount;
 }
 
 /** The authenticator of the audit log's head: a keyed MAC over its sequence number and hash. */

@@ -111,6 +111,14 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+export interface BudgetHoldsTable {
+  instance: string;
+  scope: string;
+  period: string;
+  tokens: number;
+  micros: number;
+}
+
 export interface Database {
   users: UsersTable;
   upstream_keys: UpstreamKeysTable;
@@ -124,4 +132,6 @@ export interface Database {
   tls_certificates: TlsCertificatesTable;
   leases: LeasesTable;
   acme_challenges: { token: string; key_authorization: string; expires_at: number };
+  instances: { id: string; heartbeat_at: number };
+  budget_holds: BudgetHoldsTable;
 }

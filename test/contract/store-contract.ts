@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { budgetHoldsContract } from './budget-holds-contract.js';
 import { certificatesContract, challengesContract } from './certificates-contract.js';
 import { freshStorePerTest, type OpenStoreUnderTest } from './fixtures.js';
 import { keysContract } from './keys-contract.js';
@@ -29,6 +30,7 @@ export function describeStoreContract(name: string, open: OpenStoreUnderTest): v
     certificatesContract(t);
     challengesContract(t);
     ledgerContract(t);
+    budgetHoldsContract(t);
     transactionContract(t);
     concurrencyContract(t);
     lifecycleContract(t);

@@ -11,6 +11,7 @@ import { ChangePoller } from './changes.js';
 import { configureConnection } from './connection.js';
 import { createWhole } from './create.js';
 import { fastInsertUsage, fastReserve } from './fast.js';
+import { syncHolds } from './holds.js';
 
 export interface SqliteOptions {
   file: string;
@@ -132,7 +133,7 @@ class SqliteStore implements Store {
     this.secrets = repos.secrets;
     this.masterKeys = repos.masterKeys;
     this.usage = { ...repos.usage, insertMany: fastInsertUsage(db, raw, repos.usage.insertMany) };
-    this.budgets = { ...repos.budgets, reserve: fastReserve(db, raw, repos.budgets.reserve) };
+    this.budgets = { ...repos.budgets, reserve: fastReserve(db, raw, repos.budgets.reserve), ...syncHolds(db, raw, repos.budgets) };
     this.audit = repos.audit;
     this.certificates = repos.certificates;
     this.leases = repos.leases;
