@@ -84,8 +84,8 @@ describe('audit log tampering without the master key', () => {
   it('adopts a log written before heads were signed, once, and says so in the log', async () => {
     // What an earlier version left: no MAC column, its migration (and the later ones) not yet run.
     tamper(`ALTER TABLE audit_head DROP COLUMN mac; DROP TABLE tls_certificates; DROP TABLE acme_challenges; DROP TABLE leases;
-      DROP TABLE instances; DROP TABLE budget_holds;
-      DELETE FROM kysely_migration WHERE name IN ('0003_audit_head_mac', '0004_tls_certificates', '0005_budget_holds')`);
+      DROP TABLE instances; DROP TABLE budget_holds; DROP INDEX usage_at_summary; CREATE INDEX usage_at ON usage (at);
+      DELETE FROM kysely_migration WHERE name IN ('0003_audit_head_mac', '0004_tls_certificates', '0005_budget_holds', '0006_usage_summary_index')`);
     expect(json(await runCli(['audit', 'verify', '--json'], env))).toEqual({ ok: true, count: 4 });
     const entries = json<Array<{ action: string; details: unknown }>>(await runCli(['audit', 'list', '--json'], env));
     expect(entries.at(-1)).toMatchObject({ action: 'audit.head-adopted', details: { seq: 3 } });
