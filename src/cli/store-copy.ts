@@ -66,6 +66,10 @@ export async function copyDatabase(req: CopyRequest): Promise<CopyReport> {
 function endOf(url: string, dataDir: string, flag: string): End {
   if (url.trim() === '') throw new SoakpError('invalid_request', `${flag} needs a SQLite file or a postgres:// URL.`);
   if (isMemoryUrl(url)) throw new SoakpError('invalid_request', `${flag} memory: is not a database that outlives this command; give a SQLite file or a postgres:// URL.`);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && !['postgres', 'postgresql', 'sqlite'].includes(scheme) && !/^[a-z]:[\\/]/i.test(url)) {
+    throw new SoakpError('invalid_request', `${flag} ${maskUrlPassword(url)}: "${scheme}:" is not a store soakp has; give a SQLite file (a path or sqlite:PATH) or a postgres:// URL.`);
+  }
   const file = sqliteFileOf({ dataDir, databaseUrl: url });
   return isPostgresUrl(url) || file === undefined ? { url, file: undefined, shown: maskUrlPassword(url) } : { url, file: resolve(file), shown: file };
 }

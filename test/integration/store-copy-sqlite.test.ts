@@ -63,6 +63,7 @@ describe('soakp store copy between SQLite files', () => {
       [['--from', join(temp.dir, 'missing.db'), '--to', join(temp.dir, 'x.db')], 3, /no database file .*missing\.db/],
       [['--from', source, '--to', `sqlite:${source}`], 2, /the same database/],
       [['--from', source, '--to', 'memory:'], 2, /memory: is not a database that outlives/],
+      [['--from', source, '--to', 'mysql://u:pw@127.0.0.1/x'], 2, /--to mysql:\/\/u:\*\*\*@127\.0\.0\.1\/x: "mysql:" is not a store soakp has/],
       [['--from', source, '--to', 'postgres://u@127.0.0.1:1/x', '--encrypt-database'], 2, /for a SQLite destination; PostgreSQL relies on the vault's per-record encryption and TLS/],
       [['--from', source, '--to', join(temp.dir, 'x.db'), '--database-url', source], 2, /--from and --to, not --database-url/],
       [['--from', source], 2, /required option '--to/],
