@@ -23,6 +23,10 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'master_keys', key: ['version'] },
   { name: 'usage', key: ['id'], identity: true },
   { name: 'budget_counters', key: ['scope', 'period'] },
+  // With the counters: the reserved amounts they hold are released through these once the
+  // instances' heartbeats are seen still on the destination (none after a clean stop).
+  { name: 'instances', key: ['id'] },
+  { name: 'budget_holds', key: ['instance', 'scope', 'period'] },
   { name: 'audit_log', key: ['id'], identity: true },
   { name: 'audit_head', key: ['id'] },
   { name: 'tls_certificates', key: ['name'] },

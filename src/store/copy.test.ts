@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
-/** A row in every table, with bytes of every value and more than one batch of usage and audit rows. */
+/** Rows in every table, with bytes of every value and more than one batch of usage and audit rows. */
 async function populate(store: Store, audits = 7): Promise<void> {
   const user = aUser();
   await store.users.create(user);
@@ -35,6 +35,10 @@ async function populate(store: Store, audits = 7): Promise<void> {
   await store.certificates.saveIssued('main', ['a.example'], { pem: 'PEM', serial: '01', issuer: 'CA', directory: 'https://ca', notBefore: 1, notAfter: 2, renewAt: 3 }, 4);
   await store.certificates.putChallenge('tok', 'auth', 9e12);
   await store.leases.acquire('acme-renew', 'me', 1, 9e12);
+  // Three holds under one instance: paging by a three-column key crosses a batch of two.
+  const db = sqlOf(store).db;
+  await sql`insert into instances (id, heartbeat_at) values ('i1', 5)`.execute(db);
+  await sql`insert into budget_holds (instance, scope, period, tokens, micros) values ('i1', 'user:u', 'd:1', 1, 2), ('i1', 'user:u', 'd:2', 3, 4), ('i1', 'user:v', 'd:1', 5, 6)`.execute(db);
 }
 
 async function dump(store: Store): Promise<Record<string, unknown[]>> {
@@ -56,7 +60,7 @@ describe('copyStore', () => {
     const [src, dst] = [await open(), await open()];
     await populate(src);
     const counts = await copyStore(src, dst, { batchSize: 2 });
-    expect(counts).toMatchObject({ users: 1, tokens: 1, usage: 5, audit_log: 7, audit_head: 1, leases: 1 });
+    expect(counts).toMatchObject({ users: 1, tokens: 1, usage: 5, audit_log: 7, audit_head: 1, leases: 1, instances: 1, budget_holds: 3 });
     expect(await dump(dst)).toEqual(await dump(src));
     expect((await dst.tokens.byHash(ALL_BYTES.subarray(0, 32)))?.options).toEqual({ origins: ['https://a.example'] });
     const next = await dst.audit.append({ at: 9, actor: 'x', action: 'y', target: null, details: {}, source: null }, entryHash, mac);
