@@ -7,6 +7,7 @@ import { registerKey } from './key.js';
 import { registerMisc } from './misc.js';
 import { registerOpenWebUI } from './openwebui.js';
 import { registerServe } from './serve.js';
+import { registerStore } from './store.js';
 import { registerTls } from './tls.js';
 import { registerToken } from './token.js';
 import { registerUsage } from './usage.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerUsage(program);
   registerAudit(program);
   registerTls(program);
+  registerStore(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

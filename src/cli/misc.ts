@@ -80,6 +80,8 @@ function readJson(file: string): unknown {
   }
 }
 
+/** A URL's password, in its user part or as node-postgres' `password=` parameter, as `***`. */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
+  const masked = text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(masked) ? masked.replace(/([?&]password=)[^&#]*/gi, '$1***') : masked;
 }

@@ -2,3 +2,4 @@
 export * from './migrations.js';
 export * from './open-store.js';
 export * from './ports.js';
+export { type CopyCounts, type CopyOptions, copyStore } from './copy.js';

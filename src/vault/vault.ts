@@ -1,13 +1,13 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hashToken, openSecret, sealSecret } from '../crypto/index.js';
 import type { MasterKeyring } from '../crypto/index.js';
 import type { SealedSecret, UpstreamKey } from '../domain/index.js';
 import { Secret, SoakpError } from '../shared/index.js';
 import type { AuditHead, HeadMac, NextHeadMac, Store } from '../store/index.js';
+import { AUDIT_HEAD, headMacHolds, headMacWith } from './audit-head.js';
 import { verifyKeyring } from './verify.js';
 
 const TOKEN_HASH_KEY = 'token-hash-key';
-const AUDIT_HEAD = 'audit-head';
 
 /**
  * Seals and opens upstream keys, and hashes tokens. Built only through `Vault.open`, which
@@ -72,19 +72,19 @@ export class Vault {
   readonly nextAuditHeadMac: NextHeadMac = (previous, seq, hash) => (this.auditHeadAuthentic(previous) ? this.auditHeadMac(seq, hash) : '');
 
   auditHeadAuthentic(head: AuditHead): boolean {
-    const m = /^v(\d{1,6}):([0-9a-f]{64})$/.exec(head.mac);
-    if (!m) return false;
-    const version = Number(m[1]);
-    if (!this.#keyring.has(version)) this.#keyring = this.#reload(); // a rotation elsewhere added it
-    if (!this.#keyring.has(version)) return false;
-    const expected = Buffer.from(this.#headMac(version, head.seq, head.hash).slice(m[0].indexOf(':') + 1), 'hex');
-    return timingSafeEqual(Buffer.from(m[2] as string, 'hex'), expected);
+    const version = /^v(\d{1,6}):/.exec(head.mac)?.[1];
+    if (version !== undefined && !this.#keyring.has(Number(version))) this.#keyring = this.#reload(); // a rotation elsewhere added it
+    return headMacHolds(head, (v) => (this.#keyring.has(v) ? this.#auditKey(v) : undefined));
   }
 
   #headMac(version: number, seq: number, hash: string): string {
+    return headMacWith(this.#auditKey(version), version, seq, hash);
+  }
+
+  #auditKey(version: number): Buffer {
     let key = this.#auditKeys.get(version);
     if (!key) this.#auditKeys.set(version, (key = new Secret(this.#keyring.derive(version, AUDIT_HEAD))));
-    return `v${version}:${createHmac('sha256', key.reveal()).update(`audit-head|${seq}|${hash}`).digest('hex')}`;
+    return key.reveal();
   }
 
   #withFreshKeyring<T>(version: number, fn: (k: MasterKeyring) => T): T {

@@ -8,6 +8,18 @@ import type { Store } from '../store/index.js';
  * every version still wrapping data must be present. New keyring versions are recorded.
  */
 export async function verifyKeyring(store: Store, keyring: MasterKeyring): Promise<void> {
+  const known = await checkKeyring(store, keyring);
+  const knownVersions = new Set(known.map((k) => k.version));
+  for (const version of keyring.versions) {
+    if (!knownVersions.has(version)) await store.masterKeys.insert(version, keyring.checkValue(version), Date.now());
+  }
+}
+
+/**
+ * The same proof, writing nothing (`store copy` reads its source only): returns the check
+ * values the store holds.
+ */
+export async function checkKeyring(store: Store, keyring: MasterKeyring): Promise<Array<{ version: number; checkValue: string }>> {
   const known = await store.masterKeys.list();
   for (const { version, checkValue } of known) {
     if (keyring.has(version) && !keyring.matches(version, checkValue)) {
@@ -27,8 +39,5 @@ export async function verifyKeyring(store: Store, keyring: MasterKeyring): Promi
       `Stored data is wrapped under master-key version(s) ${missing.join(', ')}, which the configured keyring lacks.`,
     );
   }
-  const knownVersions = new Set(known.map((k) => k.version));
-  for (const version of keyring.versions) {
-    if (!knownVersions.has(version)) await store.masterKeys.insert(version, keyring.checkValue(version), Date.now());
-  }
+  return known;
 }

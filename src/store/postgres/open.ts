@@ -7,6 +7,7 @@ import { migrateToLatest } from '../migrations.js';
 import type { Repos, Store } from '../ports.js';
 import { sqlRepos } from '../repos.js';
 import type { Database } from '../schema.js';
+import { exposeSql } from '../sql-access.js';
 import { PgChanges } from './changes.js';
 
 export interface PostgresOptions {
@@ -108,6 +109,7 @@ class PostgresStore implements Store {
     this.audit = repos.audit;
     this.certificates = repos.certificates;
     this.leases = repos.leases;
+    exposeSql(this, { db, dialect: 'postgres' });
   }
 
   async transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import { migrateToLatest } from '../migrations.js';
 import type { Repos, Store } from '../ports.js';
 import { sqlRepos } from '../repos.js';
 import type { Database } from '../schema.js';
+import { exposeSql } from '../sql-access.js';
 import { ChangePoller } from './changes.js';
 import { configureConnection } from './connection.js';
 import { createWhole } from './create.js';
@@ -140,6 +141,7 @@ class SqliteStore implements Store {
     this.#db = db;
     this.#raw = raw;
     this.#poller = poller;
+    exposeSql(this, { db, dialect: 'sqlite' });
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
