@@ -2,19 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
 import { json, runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
 const APP = 'https://app.example.com';
 
-/** Polls `check` until it holds (changes reach a running server within a second); bounded. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('origin-bound tokens: usable only from their pages, and they open CORS for those pages', () => {
   let temp: ReturnType<typeof tempDir>;

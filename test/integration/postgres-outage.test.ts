@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { Soakp } from '../../src/library.js';
 import { json, runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { freshSchema, postgresAvailable } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -9,14 +10,6 @@ import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
 const available = await postgresAvailable('PostgreSQL outage');
 
-/** Polls `check` until it holds; bounded. */
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The server reaches PostgreSQL through a relay the test cuts, as a network outage would. */
 describe.runIf(available)('a PostgreSQL outage', () => {
