@@ -7,7 +7,7 @@
 // Run: npm run build && node bench/scale.mjs [--users 100000] [--rows 5000000] [--database-url postgres://…] [--keep]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -107,6 +107,8 @@ async function run(label, users, rows, upstreamPort) {
   else onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, SOAKP_DATA_DIR: join(dir, 'data'), SOAKP_MASTER_KEY: randomBytes(32).toString('base64') };
   if (opt['database-url']) env.SOAKP_DATABASE_URL = await benchSchema(opt['database-url']);
+  // A kept store can be queried afterwards: `env $(cat <dir>/env) node bin/soakp.js usage …` (a throwaway bench key).
+  if (opt.keep) writeFileSync(join(dir, 'env'), ['SOAKP_DATA_DIR', 'SOAKP_MASTER_KEY', 'SOAKP_DATABASE_URL'].filter((k) => env[k]).map((k) => `${k}=${env[k]}`).join('\n'));
   const t0 = performance.now();
   const fresh = await fill(env, users, rows);
   const fillS = Math.round((performance.now() - t0) / 1000);
@@ -128,7 +130,7 @@ async function benchSchema(base) {
   await client.query(`create schema ${schema}`);
   await client.end();
   const drop = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.argv[1] }); await c.connect(); await c.query('drop schema if exists ${schema} cascade'); await c.end();`;
-  onCleanup(() => execFileSync(process.execPath, ['--input-type=module', '-e', drop, base], { cwd: ROOT, stdio: 'ignore' }));
+  if (!opt.keep) onCleanup(() => execFileSync(process.execPath, ['--input-type=module', '-e', drop, base], { cwd: ROOT, stdio: 'ignore' }));
   const url = new URL(base);
   url.searchParams.set('options', `-c search_path=${schema}`);
   return url.toString();

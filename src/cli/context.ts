@@ -56,8 +56,9 @@ function osUser(): string {
  * controls itself; C1 controls and bidi marks are escaped too (`\uXXXX`: the same value to
  * a JSON reader, nothing a terminal acts on).
  */
-export function output(g: GlobalOptions, data: unknown, human: string): void {
-  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2).replace(UNSAFE, escape)}\n` : `${printable(human)}\n`);
+/** `human` may be a function: a long table is then only built when it is shown. */
+export function output(g: GlobalOptions, data: unknown, human: string | (() => string)): void {
+  process.stdout.write(g.json ? `${JSON.stringify(data, null, 2).replace(UNSAFE, escape)}\n` : `${printable(typeof human === 'string' ? human : human())}\n`);
 }
 
 // Stored text (token names, audit details, ids typed by a user) can hold terminal escapes:

@@ -10,6 +10,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'listen host (default 127.0.0.1)')
     .option('--port <port>', 'listen port (default 3000)')
     .option('--upstream <url>', 'default upstream base URL (default https://api.openai.com/v1)')
+    .option('--shutdown-grace <duration>', 'on SIGTERM, how long requests in flight may take to finish (default 10s)')
     .option('--cors-origins <list>', 'web origins whose pages may call /v1, comma-separated (https://app.example.com,https://*.example.com)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); reloaded when it changes')
@@ -27,11 +28,11 @@ export function registerServe(program: Command): void {
     .option('--acme-dns-exec <path>', "the exec provider's program (called as PATH present|cleanup FQDN VALUE)")
     .option('--acme-eab-kid <kid>', 'External Account Binding key id (the HMAC key from SOAKP_ACME_EAB_HMAC_KEY)')
     .action(async (opts: Overrides, cmd: Command) => {
-      const { host, port, upstream, logLevel, httpPort, corsOrigins } = opts;
+      const { host, port, upstream, logLevel, httpPort, corsOrigins, shutdownGrace } = opts;
       const tlsFlags = Object.fromEntries(TLS_FLAGS.map((k) => [k, opts[k]]));
       // Loaded here, not at the top: the other commands need neither Fastify nor undici.
       const { startServer } = await import('../http/index.js');
-      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, httpPort, corsOrigins, ...tlsFlags } });
+      const rt = await openRuntime({ flags: { ...overridesOf(globalsOf(cmd)), host, port, upstream, logLevel, httpPort, corsOrigins, shutdownGrace, ...tlsFlags } });
       const services = await servingServices(rt).catch(async (err: unknown) => {
         await rt.close();
         throw err;
@@ -46,7 +47,7 @@ export function registerServe(program: Command): void {
         const stop = (signal: NodeJS.Signals) => {
           rt.logger.info({ signal }, 'shutting down: finishing in-flight requests');
           // In-flight requests finish, the ledger and audit log flush, then the database closes cleanly (WAL checkpointed).
-          void server.close().then(() => services.close()).then(() => rt.close()).finally(resolve);
+          void server.close().then(() => services.close()).then(() => rt.close()).catch((err: unknown) => rt.logger.error({ err }, 'shutting down failed')).finally(resolve);
         };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);

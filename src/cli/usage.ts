@@ -32,9 +32,12 @@ export function registerUsage(program: Command): void {
           totalTokens: s.totalTokens,
           costUsd: Math.round(s.costMicros) / 1e6,
         }));
-        const lines = rows.map((r) => row([r[by] as string, r.requests, r.promptTokens, r.completionTokens, r.totalTokens, `$${r.costUsd.toFixed(4)}`]));
-        const header = `${by.toUpperCase()}\tREQUESTS\tPROMPT\tCOMPLETION\tTOTAL\tCOST`;
-        output(g, rows, lines.length > 0 ? [header, ...lines].join('\n') : `No usage since ${new Date(since).toISOString().slice(0, 16)}Z.`);
+        const table = (): string => {
+          if (rows.length === 0) return `No usage since ${new Date(since).toISOString().slice(0, 16)}Z.`;
+          const lines = rows.map((r) => row([r[by] as string, r.requests, r.promptTokens, r.completionTokens, r.totalTokens, `$${r.costUsd.toFixed(4)}`]));
+          return [`${by.toUpperCase()}\tREQUESTS\tPROMPT\tCOMPLETION\tTOTAL\tCOST`, ...lines].join('\n');
+        };
+        output(g, rows, table);
       });
     });
 }

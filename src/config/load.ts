@@ -18,6 +18,8 @@ export interface Overrides extends TlsOverrides {
   upstream?: string | undefined;
   logLevel?: string | undefined;
   encryptDatabase?: boolean | undefined;
+  /** How long a stopping server lets requests in flight finish (a duration). */
+  shutdownGrace?: string | undefined;
   /** `cors.origins`, comma-separated. */
   corsOrigins?: string | undefined;
 }
@@ -55,6 +57,7 @@ const ENV: Record<keyof Omit<Overrides, 'config' | 'corsOrigins' | keyof TlsOver
   upstream: 'SOAKP_UPSTREAM',
   logLevel: 'SOAKP_LOG_LEVEL',
   encryptDatabase: 'SOAKP_ENCRYPT_DATABASE',
+  shutdownGrace: 'SOAKP_SHUTDOWN_GRACE',
 };
 
 export interface Loaded {

@@ -92,6 +92,11 @@ const configSchema = mapping({
   upstreams: v.optional(dict(named(NAME, 'upstream names are lower-case letters, digits, - and _'), upstream), {}),
   logLevel: v.optional(oneOf(LOG_LEVELS), 'info'),
   encryptDatabase: v.optional(flag, false),
+  /**
+   * How long a stopping server (SIGTERM, SIGINT) lets requests in flight finish; streams still
+   * open then are cut, and what they used is recorded. Below a container's stop timeout.
+   */
+  shutdownGrace: duration('10s'),
   /** Reverse proxies whose Forwarded / X-Forwarded-* headers name the client (IP ranges). */
   trustProxy: v.optional(cidrs, []),
   /** Limits that protect the proxy from its callers. */

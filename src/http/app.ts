@@ -16,7 +16,7 @@ import './types.js';
 
 /** What the HTTP application takes from the composition root (ServingServices in main.ts). */
 export interface AppDeps {
-  config: Pick<Config, 'limits' | 'trustProxy' | 'ephemeralTokens'>;
+  config: Pick<Config, 'limits' | 'trustProxy' | 'ephemeralTokens' | 'shutdownGrace'>;
   /** HTTPS for both planes, when set. */
   tls?: TlsServing | undefined;
   logger: Logger;

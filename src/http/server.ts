@@ -48,7 +48,16 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
         const closed = app.close(); // stops accepting; new requests on open sockets get 503
         // In-flight requests finish; then every socket left is idle or abandoned, and is closed.
         void whenIdle(app.server).then(() => app.server.closeAllConnections());
-        await closed;
+        // A stream may last for minutes: past the grace it is cut (its usage is still recorded),
+        // so that a container's stop timeout never ends in SIGKILL and a lost ledger batch.
+        const grace = setTimeout(() => {
+          deps.logger.warn({ shutdownGrace: deps.config.shutdownGrace }, 'shutdown grace over: closing the requests still in flight');
+          app.server.closeAllConnections();
+        }, deps.config.shutdownGrace);
+        await closed.finally(() => clearTimeout(grace));
+        // The server closes with its last socket, before the cut requests' own 'close' handlers
+        // have run: wait for them, or their accounting would come after the ledger's last flush.
+        await whenIdle(app.server);
       })()),
   };
 }

@@ -30,6 +30,7 @@ export class UsageLedger implements Ledger {
   #rows: UsageRecord[] = [];
   #head = 0;
   #dropped = 0;
+  #closed = false;
   /** The flush in progress; flushes run one after another, so rows go in order and only once. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -45,6 +46,8 @@ export class UsageLedger implements Ledger {
   }
 
   record(row: UsageRecord): void {
+    // Nothing would write it: say so rather than lose it silently (a shutdown ordering fault).
+    if (this.#closed) return void this.#logger.error({ tokenId: row.tokenId }, 'usage ledger: a row came after the ledger closed and is lost');
     this.#rows.push(row);
     this.#trim();
   }
@@ -57,6 +60,7 @@ export class UsageLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     try {
       await this.flush();
     } finally {

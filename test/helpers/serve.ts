@@ -50,6 +50,16 @@ export function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise
   });
 }
 
+/** Starts several servers together; if one fails to start, stops those that did before rejecting. */
+export async function startServes(runs: ReadonlyArray<{ env: NodeJS.ProcessEnv; args?: string[] }>): Promise<ServeProcess[]> {
+  const started = await Promise.allSettled(runs.map((r) => startServe(r.env, r.args)));
+  const failed = started.find((s) => s.status === 'rejected');
+  const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (!failed) return ok;
+  await Promise.all(ok.map((s) => s.stop()));
+  throw failed.reason;
+}
+
 function waitFor(child: ChildProcessWithoutNullStreams, out: () => string, re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const check = (): boolean => {

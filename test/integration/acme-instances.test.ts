@@ -7,7 +7,7 @@ import { servedCertificate } from '../helpers/certs.js';
 import { json, runCli } from '../helpers/cli.js';
 import { type TestDns, startTestDns } from '../helpers/dns-server.js';
 import { type Pebble, freePort, pebbleAvailable, startPebble } from '../helpers/pebble.js';
-import { type ServeProcess, startServe } from '../helpers/serve.js';
+import { type ServeProcess, startServe, startServes } from '../helpers/serve.js';
 import { randomMasterKey, tempDir } from '../helpers/temp.js';
 
 const SUITE = 'ACME with several instances, DNS-01 and failures';
@@ -55,7 +55,7 @@ describe.runIf(pebbleAvailable(SUITE))(SUITE, () => {
     const env = { SOAKP_DATA_DIR: dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_CONFIG: config(temp.dir), DNS_CONTROL: dns.controlUrl };
     const args = ['--tls', 'acme', '--acme-domain', '*.shared.test', '--acme-domain', 'shared.test', '--acme-challenge', 'dns-01',
       '--acme-dns', 'exec', '--acme-dns-exec', hook, '--acme-directory', pebble.directoryUrl, '--acme-ca-file', caFile];
-    const [a, b] = await Promise.all([startServe(env, [...args, '--http-port', '0']), startServe(env, args)]);
+    const [a, b] = await startServes([{ env, args: [...args, '--http-port', '0'] }, { env, args }]);
     servers.push(a!, b!);
     // Each either obtains the certificate itself or takes it up from the store: never both.
     const outcome = /TLS certificate obtained|TLS certificate taken up from the store/;

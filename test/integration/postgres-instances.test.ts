@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, runCli } from '../helpers/cli.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { freshSchema, postgresAvailable } from '../helpers/postgres.js';
-import { type ServeProcess, startServe } from '../helpers/serve.js';
+import { type ServeProcess, startServes } from '../helpers/serve.js';
 import { REDIS_URL, redisAvailable } from '../helpers/services.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
@@ -25,7 +25,7 @@ describe.runIf(available)('two instances on one PostgreSQL and one Redis', () =>
     writeFileSync(config, 'budgets:\n  completionCeiling: 2\n');
     env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl, SOAKP_DATABASE_URL: schema.url, SOAKP_REDIS_URL: REDIS_URL, SOAKP_CONFIG: config, SOAKP_LOG_LEVEL: 'info' };
     json(await runCli(['user', 'add', 'pg@example.com', '--key-stdin', '--no-token', '--json'], env, canaryKey()));
-    servers.push(...(await Promise.all([startServe(env), startServe(env)])));
+    servers.push(...(await startServes([{ env }, { env }])));
   }, 60_000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, runCli } from '../helpers/cli.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, Gate, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startServe } from '../helpers/serve.js';
 import { canaryKey, randomMasterKey, tempDir } from '../helpers/temp.js';
 
@@ -62,4 +62,39 @@ describe('soakp serve shuts down gracefully on SIGTERM', () => {
       db.close();
     }
   });
+  it('cuts a stream still open when the shutdown grace is over, records what it used, and exits 0', async () => {
+    const dir = join(temp.dir, 'grace');
+    const env = { SOAKP_DATA_DIR: dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl };
+    const { token } = json<{ token: string }>(await runCli(['user', 'add', 'g@example.com', '--key-stdin', '--json'], env, canaryKey()));
+    const server = await startServe(env, ['--shutdown-grace', '1s']);
+    const gate = new Gate(); // never opened: the upstream holds the stream after its first event
+    upstream.controls.sseGate = gate;
+    try {
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'stream' }] }),
+      });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      expect((await reader.read()).done).toBe(false); // the first event arrived: the stream is in flight
+      const stopping = Date.now();
+      const code = await server.stop();
+      // Without the grace the process would wait for the stream for as long as the upstream holds it.
+      expect(code).toBe(0);
+      expect(Date.now() - stopping).toBeGreaterThanOrEqual(900);
+      expect(server.output()).toContain('shutdown grace over');
+      await expect((async () => { while (!(await reader.read()).done); })()).rejects.toThrow(); // cut, not ended
+    } finally {
+      upstream.controls.sseGate = undefined;
+      gate.open();
+    }
+    const db = new Database(join(dir, 'soakp.db'), { readonly: true });
+    try {
+      // The cut stream's ledger row was written before the database closed.
+      expect(db.prepare('SELECT model FROM usage').all()).toEqual([{ model: 'gpt-4o-mini' }]);
+    } finally {
+      db.close();
+    }
+  }, 30_000);
 });
