@@ -135,6 +135,13 @@ const SETTINGS: SettingCase[] = [
     defaultValue: 'info',
   },
   {
+    key: 'shutdownGrace', env: 'SOAKP_SHUTDOWN_GRACE',
+    fileText: 'shutdownGrace: 20s', fileValue: 20_000,
+    envText: '30s', envValue: 30_000,
+    flag: '5s', flagValue: 5_000,
+    defaultValue: 10_000,
+  },
+  {
     key: 'encryptDatabase', env: 'SOAKP_ENCRYPT_DATABASE',
     fileText: 'encryptDatabase: true', fileValue: true,
     envText: 'false', envValue: false,
@@ -542,5 +549,27 @@ describe('acme settings', () => {
   it('refuses a DNS propagation wait that would leave an order no time (an order is given up after 30 minutes)', () => {
     const path = file('slow.yaml', 'tls:\n  mode: acme\n  acme:\n    domains: [a.test]\n    challenge: dns-01\n    dns: cloudflare\n    propagation:\n      timeout: 20m\n');
     expect(() => loadConfig({ config: path }, {})).toThrow(/tls\.acme\.propagation\.timeout: must be at most 10m/);
+  });
+});
+
+describe('loadConfig secrets from files (_FILE)', () => {
+  it('reads SOAKP_DATABASE_URL_FILE and SOAKP_REDIS_URL_FILE, trimmed, over the config file', () => {
+    const path = file('c.yaml', 'databaseUrl: postgres://file@db/soakp\n');
+    const db = file('db-url', 'postgres://soakp:s3cret@db:5432/soakp\n');
+    const redis = file('redis-url', 'redis://:s3cret@redis:6379\n');
+    const { config } = loadConfig({ config: path }, { SOAKP_DATABASE_URL_FILE: db, SOAKP_REDIS_URL_FILE: redis });
+    expect(config.databaseUrl).toBe('postgres://soakp:s3cret@db:5432/soakp');
+    expect(config.rateLimits.redisUrl).toBe('redis://:s3cret@redis:6379');
+  });
+
+  it('lets the variable itself and the flag win over the file', () => {
+    const db = file('db-url', 'postgres://file@db/soakp');
+    expect(loadConfig({}, { SOAKP_DATABASE_URL: 'postgres://env@db/soakp', SOAKP_DATABASE_URL_FILE: db }).config.databaseUrl).toBe('postgres://env@db/soakp');
+    expect(loadConfig({ databaseUrl: 'postgres://flag@db/soakp' }, { SOAKP_DATABASE_URL_FILE: db }).config.databaseUrl).toBe('postgres://flag@db/soakp');
+  });
+
+  it('refuses a file that cannot be read, naming the variable and not the contents', () => {
+    const problems = problemsOf(errorOf(() => loadConfig({}, { SOAKP_DATABASE_URL_FILE: join(dir, 'missing') })));
+    expect(problems).toEqual([`SOAKP_DATABASE_URL_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`]);
   });
 });

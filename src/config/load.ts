@@ -66,8 +66,9 @@ export interface Loaded {
 }
 
 /** Defaults ← config file ← environment ← flags. Throws one error listing every problem. */
-export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
+export function loadConfig(flags: Overrides, given: NodeJS.ProcessEnv): Loaded {
   const problems: string[] = [];
+  const env = withFileVariables(given, problems);
   const configFile = flags.config ?? nonEmpty(env.SOAKP_CONFIG);
   const raw: Record<string, unknown> = configFile ? readConfigFile(configFile, problems) : {};
   const origin: Record<string, string> = Object.fromEntries(Object.keys(raw).map((k) => [k, `in ${configFile}`]));
@@ -96,6 +97,24 @@ export function loadConfig(flags: Overrides, env: NodeJS.ProcessEnv): Loaded {
     throw new SoakpError('invalid_config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   return { config, configFile };
+}
+
+/** Settings that may hold a password, also read from a file (`<NAME>_FILE`: Docker and Kubernetes secrets). */
+const FILE_VARIABLES = ['SOAKP_DATABASE_URL', 'SOAKP_REDIS_URL'] as const;
+
+/** `env` with each of FILE_VARIABLES filled from its `_FILE` when only that is set (the variable itself wins). */
+function withFileVariables(env: NodeJS.ProcessEnv, problems: string[]): NodeJS.ProcessEnv {
+  let out = env;
+  for (const name of FILE_VARIABLES) {
+    const file = nonEmpty(env[`${name}_FILE`]);
+    if (file === undefined || nonEmpty(env[name]) !== undefined) continue;
+    try {
+      out = { ...out, [name]: readFileSync(file, 'utf8').trim() };
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return out;
 }
 
 /** The database URL names a store soakp has, and whole-file encryption goes with SQLite only. */
