@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.js';
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { TrustedProxies } from '../shared/index.js';
 import { whenIdle } from './listener.js';
 import { createPlainHttpServer } from './plain-http.js';
@@ -32,6 +33,13 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
     plain?.close();
     throw err;
   }
+  // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping, but still hold close():
+  // kept here, so that the shutdown grace ends them too.
+  const upgraded = new Set<Duplex>();
+  app.server.on('upgrade', (_req: unknown, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   // Listeners up: an ACME order may now be answered (HTTP-01) and served.
   deps.tls?.source.start?.();
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -53,6 +61,7 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
         const grace = setTimeout(() => {
           deps.logger.warn({ shutdownGrace: deps.config.shutdownGrace }, 'shutdown grace over: closing the requests still in flight');
           app.server.closeAllConnections();
+          for (const socket of upgraded) socket.destroy();
         }, deps.config.shutdownGrace);
         await closed.finally(() => clearTimeout(grace));
         // The server closes with its last socket, before the cut requests' own 'close' handlers

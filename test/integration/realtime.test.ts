@@ -138,3 +138,26 @@ describe('realtime WebSocket passthrough', () => {
     await expect(open(`${wsBase}/v1/realtime`, { protocols: ['realtime', `openai-insecure-api-key.${minting}`], origin: app })).rejects.toMatchObject({ status: 403 });
   });
 });
+
+describe('realtime sessions at shutdown', () => {
+  it('are cut once the shutdown grace is over, so that the server stops', async () => {
+    const upstream = await startRealtimeUpstream();
+    const temp = tempDir();
+    const env = { SOAKP_DATA_DIR: temp.dir, SOAKP_MASTER_KEY: randomMasterKey(), SOAKP_UPSTREAM: upstream.baseUrl, SOAKP_SHUTDOWN_GRACE: '1s' };
+    const soakp = await Soakp.open({ logLevel: 'silent', env });
+    try {
+      const server = await soakp.listen({ host: '127.0.0.1', port: 0 });
+      const token = await soakp.saveKey(canaryKey(), { email: 'rt@example.com' });
+      const ws = await open(`${server.url.replace('http:', 'ws:')}/v1/realtime`, { headers: { authorization: `Bearer ${token}` } });
+      const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+      const stopping = Date.now();
+      await server.close(); // without the grace, the open session would hold this for good
+      expect(Date.now() - stopping).toBeGreaterThanOrEqual(900);
+      expect(await closed).toBe(1006); // cut, not closed by either end
+    } finally {
+      await soakp.close();
+      await upstream.close();
+      temp.cleanup();
+    }
+  }, 20_000);
+});
