@@ -111,17 +111,19 @@ describe('deploy/kubernetes/soakp.yaml', () => {
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 
-  it('reads the master key and the connection URLs from the Secret it defines, as files', () => {
+  it('reads the master key and the connection URLs from the Secret it defines', () => {
     const secret = byKind('Secret');
     const volume = pod.volumes.find((v: { secret?: unknown }) => v.secret);
     expect(volume.secret.secretName).toBe(secret.metadata.name);
     const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
-    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value])) as Env;
+    const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value])) as Env;
     expectKnownSettings(env);
-    for (const [name, key] of [['SOAKP_MASTER_KEY_FILE', 'master-key'], ['SOAKP_DATABASE_URL_FILE', 'database-url'], ['SOAKP_REDIS_URL_FILE', 'redis-url']] as const) {
-      expect(env[name]).toBe(`${mount.mountPath}/${key}`);
-      expect(secret.stringData[key]).toMatch(/^<.*>$/); // a placeholder, never a value
-    }
+    for (const [name, key] of [['SOAKP_DATABASE_URL_FILE', 'database-url'], ['SOAKP_REDIS_URL_FILE', 'redis-url']] as const) expect(env[name]).toBe(`${mount.mountPath}/${key}`);
+    // Not as a file: the volume's files are group-readable, and soakp refuses such a master-key file.
+    const master = container.env.find((e: { name: string }) => e.name === 'SOAKP_MASTER_KEY');
+    expect(master.valueFrom.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'master-key' });
+    expect(env.SOAKP_MASTER_KEY_FILE).toBeUndefined();
+    for (const key of ['master-key', 'database-url', 'redis-url']) expect(secret.stringData[key]).toMatch(/^<.*>$/); // placeholders, never values
   });
 });
 
