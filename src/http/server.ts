@@ -58,7 +58,9 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
         void whenIdle(app.server).then(() => app.server.closeAllConnections());
         // A stream may last for minutes: past the grace it is cut (its usage is still recorded),
         // so that a container's stop timeout never ends in SIGKILL and a lost ledger batch.
+        let cut = false;
         const grace = setTimeout(() => {
+          cut = true;
           deps.logger.warn({ shutdownGrace: deps.config.shutdownGrace }, 'shutdown grace over: closing the requests still in flight');
           app.server.closeAllConnections();
           for (const socket of upgraded) socket.destroy();
@@ -66,9 +68,17 @@ export async function startServer(deps: AppDeps, listen: { host: string; port: n
         await closed.finally(() => clearTimeout(grace));
         // The server closes with its last socket, before the cut requests' own 'close' handlers
         // have run: wait for them, or their accounting would come after the ledger's last flush.
-        await whenIdle(app.server);
+        // Bounded: a pipelined request never answered is counted but never leaves.
+        if (cut) await idleWithin(app.server, 1_000);
       })()),
   };
+}
+
+/** Resolves once `server` has no request in flight, or after `ms`, whichever comes first. */
+async function idleWithin(server: Server, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([whenIdle(server), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function portOf(server: Server, fallback: number): number {
