@@ -180,7 +180,8 @@ describe('counting a long prompt keeps the server answering', () => {
     }
     expect(await big).toBe(429); // its exact count is over the budget too
     expect(waits.length).toBeGreaterThan(5);
-    // Counted at once, this prompt holds the event loop for well over a second.
-    expect(Math.max(...waits)).toBeLessThan(600);
+    // Counted at once, this prompt holds the event loop for about 3 s (more on a busy machine);
+    // counted in slices, no wait comes near that, even when other work shares the cores.
+    expect(Math.max(...waits)).toBeLessThan(1_500);
   });
 });
