@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { firstJsonLine, onCleanup, runMain, track } from './children.mjs';
 import { BODIES } from './load.mjs';
+import { benchSchema } from './pg-schema.mjs';
 import { freePort, hasProgram } from './proc.mjs';
 import { POLICY_ARGS } from './soakp.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
@@ -128,26 +129,5 @@ async function main() {
   }
 }
 
-/** A fresh PostgreSQL schema for this run (dropped at the end), as a URL whose search_path names it. */
-async function benchSchema(base) {
-  const { default: pg } = await import('pg');
-  const schema = `soakp_bench_${randomBytes(4).toString('hex')}`;
-  const run = async (statement) => {
-    const client = new pg.Client({ connectionString: base });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create schema ${schema}`);
-  // Cleanup runs synchronously at exit: the drop goes through a child node that waits for it.
-  const drop = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.argv[1] }); await c.connect(); await c.query('drop schema if exists ${schema} cascade'); await c.end();`;
-  onCleanup(() => execFileSync(process.execPath, ['--input-type=module', '-e', drop, base], { cwd: join(HERE, '..'), stdio: 'ignore' }));
-  const url = new URL(base);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
 
 await runMain(main);

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { firstJsonLine, onCleanup, runMain, track } from './children.mjs';
+import { benchSchema } from './pg-schema.mjs';
 import { freePort } from './proc.mjs';
 import { UPSTREAM_KEY } from './upstream.mjs';
 
@@ -110,7 +111,7 @@ async function run(label, users, rows, upstreamPort) {
   if (opt.keep) console.log(JSON.stringify({ label, kept: dir }));
   else onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, SOAKP_DATA_DIR: join(dir, 'data'), SOAKP_MASTER_KEY: randomBytes(32).toString('base64') };
-  if (opt['database-url']) env.SOAKP_DATABASE_URL = await benchSchema(opt['database-url']);
+  if (opt['database-url']) env.SOAKP_DATABASE_URL = await benchSchema(opt['database-url'], { prefix: 'soakp_scale', keep: opt.keep });
   // A kept store can be queried afterwards: `env $(cat <dir>/env) node bin/soakp.js usage …` (a throwaway bench key).
   if (opt.keep) writeFileSync(join(dir, 'env'), ['SOAKP_DATA_DIR', 'SOAKP_MASTER_KEY', 'SOAKP_DATABASE_URL'].filter((k) => env[k]).map((k) => `${k}=${env[k]}`).join('\n'));
   const t0 = performance.now();
@@ -133,20 +134,6 @@ async function vacuum(url) {
   await client.end();
 }
 
-/** A fresh PostgreSQL schema (dropped at exit), as a URL whose search_path names it. */
-async function benchSchema(base) {
-  const { default: pg } = await import('pg');
-  const schema = `soakp_scale_${randomBytes(4).toString('hex')}`;
-  const client = new pg.Client({ connectionString: base });
-  await client.connect();
-  await client.query(`create schema ${schema}`);
-  await client.end();
-  const drop = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.argv[1] }); await c.connect(); await c.query('drop schema if exists ${schema} cascade'); await c.end();`;
-  if (!opt.keep) onCleanup(() => execFileSync(process.execPath, ['--input-type=module', '-e', drop, base], { cwd: ROOT, stdio: 'ignore' }));
-  const url = new URL(base);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
 
 async function main() {
   const up = track(spawn(process.execPath, [join(HERE, 'upstream.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] }));

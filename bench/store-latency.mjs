@@ -4,7 +4,6 @@
 // request at a time, alternating between the two so that both see the same machine, and the
 // upstream's own time measured alone for reference. Prints percentiles in ms as JSON lines.
 // Run: npm run build && node bench/store-latency.mjs --database-url postgres://… [--redis-url redis://…] [--requests 3000]
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { onCleanup, runMain } from './children.mjs';
+import { benchSchema } from './pg-schema.mjs';
 import { freePort } from './proc.mjs';
 import { startSoakp } from './soakp.mjs';
 import { UPSTREAM_KEY, startUpstream } from './upstream.mjs';
@@ -36,22 +36,6 @@ function summary(label, times) {
   return { label, requests: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), mean: Number((s.reduce((a, b) => a + b, 0) / s.length).toFixed(3)) };
 }
 
-/** A fresh PostgreSQL schema (dropped at exit), as a URL whose search_path names it. */
-async function schemaUrl(base) {
-  const { default: pg } = await import('pg');
-  const schema = `soakp_latency_${randomBytes(4).toString('hex')}`;
-  const run = async (sql) => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    await c.query(sql);
-    await c.end();
-  };
-  await run(`create schema ${schema}`);
-  onCleanup(() => run(`drop schema if exists ${schema} cascade`));
-  const url = new URL(base);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
 
 async function main() {
   const upstream = await startUpstream();
@@ -61,7 +45,7 @@ async function main() {
   const redis = { SOAKP_REDIS_URL: opt['redis-url'] };
   const common = { upstreamPort: upstream.port, upstreamKey: UPSTREAM_KEY, cpu: 0 };
   const sqlite = await startSoakp({ ...common, dir: join(dir, 'sqlite'), port: await freePort(), extraEnv: redis });
-  const postgres = await startSoakp({ ...common, dir: join(dir, 'pg'), port: await freePort(), extraEnv: { ...redis, SOAKP_DATABASE_URL: await schemaUrl(opt['database-url']) } });
+  const postgres = await startSoakp({ ...common, dir: join(dir, 'pg'), port: await freePort(), extraEnv: { ...redis, SOAKP_DATABASE_URL: await benchSchema(opt['database-url'], { prefix: 'soakp_latency' }) } });
   const n = Number(opt.requests);
   const times = { direct: [], sqlite: [], postgres: [] };
   for (let i = 0; i < n + 200; i++) {
